@@ -1,0 +1,64 @@
+"""The login page and logout: rate limited, audited, safe redirects."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from . import audit
+from .auth import authenticate, normalize_email
+from .extensions import db, limiter
+from .forms import LoginForm
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths, so the login page cannot bounce people elsewhere."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["LICENSE_LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    next_url = _safe_next(request.args.get("next"))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(next_url or url_for("core.index"))
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            audit.record("login", actor=user.email, subject=f"user:{user.id}", commit=True)
+            return redirect(next_url or url_for("core.index"), code=303)
+        audit.record(
+            "login_failed", actor=normalize_email(form.email.data)[:254] or "anonymous", commit=True
+        )
+        error = "That e-mail and password do not match an active account."
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/login.html", form=form, error=error, next=next_url), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        audit.record("logout", actor=current_user.email, subject=f"user:{current_user.id}")
+        db.session.commit()
+    logout_user()
+    flash("You have been logged out.", "info")
+    return redirect(url_for("accounts.login"), code=303)
+
+
+def init_app(app, state) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,156 @@
+"""Accounts: passwords, API tokens, and the role checks for pages and for `/api/v1`.
+
+Pages use Flask-Login sessions. `/api/v1` uses only `Authorization: Bearer <token>`
+(never the session cookie), which is why the API needs no CSRF token.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+from functools import wraps
+
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db, login_manager
+from .models.accounts import ROLES, ApiToken, User
+
+TOKEN_PREFIX = "lic_"
+MIN_PASSWORD_LENGTH = 10
+
+
+class AccountError(ValueError):
+    pass
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def create_user(email: str, password: str, role: str) -> User:
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError(f"{email!r} is not an e-mail address")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if db.session.scalar(db.select(User).where(User.email == email)):
+        raise AccountError(f"a user {email} already exists")
+    user = User(email=email, password_hash=generate_password_hash(password), role=role)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.email == normalize_email(email)))
+
+
+# A hash to check against when the e-mail is unknown, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find_user(email)
+    if user is None or not user.is_active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    return user if check_password_hash(user.password_hash, password or "") else None
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(user: User) -> str:
+    """A new random token; only its SHA-256 is stored, so it is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_sha256=token_sha256(token), prefix=token[:12]))
+    db.session.flush()
+    return token
+
+
+def revoke_tokens(user: User) -> int:
+    now = datetime.now(timezone.utc)
+    count = 0
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+            count += 1
+    return count
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(
+        db.select(ApiToken).where(
+            ApiToken.token_sha256 == token_sha256(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if row is None or not row.user.is_active:
+        return None
+    return row.user
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+def bearer_user() -> User | None:
+    """The API caller, from `Authorization: Bearer`, cached on `g` for the request."""
+    if "api_user" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        g.api_user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
+    return g.api_user
+
+
+def roles_required(*roles: str):
+    """For pages: log in first (redirect), then hold one of `roles` (403). Admin holds all."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def api_roles_required(*roles: str):
+    """For `/api/v1`: a valid bearer token (401) of a user holding one of `roles` (403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            user = bearer_user()
+            if user is None:
+                abort(401)
+            if not user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def actor_name() -> str:
+    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    return user.email if user is not None else "anonymous"
+
+
+def uses_role(role: str) -> bool:
+    """Whether this deployment runs the `vendor` or `environment` side."""
+    return current_app.extensions["license_platform"].role in (role, "both")

@@ -1,0 +1,197 @@
+"""`flask license ...` and `flask users ...`.
+
+Machine output (keys, JSON, tokens) goes to stdout; everything for people to stderr, so
+scripts can capture one without the other. A command of the other side exits 2.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from . import audit, product_key
+from .extensions import db
+
+license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
+users_cli = AppGroup("users", help="Accounts and API tokens.")
+
+INSTALL_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def say(message: str) -> None:
+    """For people: stderr."""
+    click.echo(message, err=True)
+
+
+def require_side(side: str) -> None:
+    state = current_app.extensions["license_platform"]
+    if state.role not in (side, "both"):
+        say(f"error: this command belongs to the {side} side; this deployment runs LICENSE_ROLE={state.role}")
+        sys.exit(2)
+
+
+@license_cli.command("keygen")
+@click.option("--kid", help="Key id to use (default: YYYY-MM-xxxx). 'dev-' ids are for development.")
+def keygen(kid: str | None) -> None:
+    """Make a new signing key the active one; print its kid."""
+    require_side("vendor")
+    from . import signing_keys
+    from .models.signing import SigningKey
+
+    if kid is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid):
+        say("error: --kid may hold letters, digits, '.', '_' and '-' (at most 64)")
+        sys.exit(2)
+    if kid and db.session.scalar(db.select(SigningKey).where(SigningKey.kid == kid)):
+        say(f"error: a signing key {kid!r} already exists")
+        sys.exit(2)
+    key = signing_keys.generate(kid)
+    audit.record("signing_key_generated", actor="cli", subject=f"kid:{key.kid}", commit=True)
+    current_app.extensions.pop("license_trusted_keys", None)
+    say(f"New active signing key {key.kid}. Ship `flask license public-keys` with environment builds.")
+    click.echo(key.kid)
+
+
+@license_cli.command("public-keys")
+def public_keys() -> None:
+    """Print {kid: PEM} of every signing key (what environments put in LICENSE_PUBLIC_KEYS)."""
+    require_side("vendor")
+    from .signing_keys import public_keys as all_public_keys
+
+    click.echo(json.dumps(all_public_keys(), indent=2, sort_keys=True))
+
+
+@license_cli.command("issue")
+@click.option("--install-id", required=True, help="The environment's install ID (32 lowercase hex).")
+@click.option("--aku", required=True, type=click.IntRange(min=1), help="Capacity granted, in AKU.")
+@click.option("--days", required=True, type=click.IntRange(min=1, max=3660), help="Valid for this many days from now.")
+@click.option("--contract", required=True, help="The contract number (the key's reference).")
+@click.option("--type", "key_type", type=click.Choice(["subscription", "trial-extension"]), default="subscription", show_default=True)
+@click.option("--reason", help="Why, for the audit log.")
+def issue(install_id: str, aku: int, days: int, contract: str, key_type: str, reason: str | None) -> None:
+    """Sign an offline-contract key; print it."""
+    require_side("vendor")
+    from .issuance import issue_key
+
+    install_id = install_id.strip().lower()
+    if not INSTALL_ID_RE.fullmatch(install_id):
+        say("error: --install-id must be 32 hex digits, as shown on the environment's Settings page")
+        sys.exit(2)
+    contract = contract.strip()
+    if not contract or len(contract) > 128:
+        say("error: --contract must be 1 to 128 characters")
+        sys.exit(2)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    record = issue_key(
+        install_id=install_id,
+        aku=aku,
+        expires_at=now + timedelta(days=days),
+        type=key_type,
+        channel="offline-contract",
+        reference=contract,
+        product=current_app.config["LICENSE_PRODUCT_NAME"],
+        issued_by="cli",
+        reason=reason,
+        now=now,
+    )
+    audit.record(
+        "key_issued",
+        actor="cli",
+        subject=f"key:{record.id}",
+        install_id=install_id,
+        after={"seq": record.seq, "aku": aku, "expiresAt": product_key.format_time(record.expires_at),
+               "channel": "offline-contract", "reference": contract, "type": key_type},
+        detail=reason,
+    )
+    db.session.commit()
+    say(f"Issued key seq {record.seq} for {install_id}: {aku} AKU until {product_key.format_time(record.expires_at)}.")
+    click.echo(record.product_key)
+
+
+@license_cli.command("verify")
+@click.argument("key", required=False)
+def verify(key: str | None) -> None:
+    """Decode and verify a product key (argument, or stdin with '-'); print its terms as JSON."""
+    from . import trust
+
+    if key is None or key == "-":
+        key = sys.stdin.read()
+    try:
+        if current_app.extensions["license_platform"].vendor:
+            # The vendor checks against its own signing keys (development ones included).
+            from .signing_keys import public_keys as all_public_keys
+
+            verified = product_key.verify(key, product_key.load_public_keys(all_public_keys()))
+        else:
+            verified = trust.verify(key)
+    except product_key.ProductKeyError as exc:
+        say(f"invalid ({exc.code}): {exc.message}")
+        sys.exit(1)
+    click.echo(json.dumps({"installId": verified.install_id, "kid": verified.kid,
+                           "license": verified.license.to_json()}, indent=2, ensure_ascii=False))
+    say("valid: the signature holds under kid " + verified.kid)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["operator", "issuer", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt.")
+def users_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create an account."""
+    from .auth import AccountError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        user = create_user(email, password, role)
+    except AccountError as exc:
+        say(f"error: {exc}")
+        sys.exit(2)
+    audit.record("user_created", actor="cli", subject=f"user:{user.id}", after={"email": user.email, "role": role})
+    db.session.commit()
+    say(f"Created {user.email} with role {role}.")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Revoke every token of this user instead.")
+def users_token(email: str, revoke: bool) -> None:
+    """Print a new API token (shown once), or revoke the user's tokens."""
+    from .auth import create_token, find_user, revoke_tokens
+
+    user = find_user(email)
+    if user is None:
+        say(f"error: no user {email}")
+        sys.exit(2)
+    if revoke:
+        count = revoke_tokens(user)
+        audit.record("tokens_revoked", actor="cli", subject=f"user:{user.id}", after={"count": count})
+        db.session.commit()
+        say(f"Revoked {count} token(s) of {user.email}.")
+        return
+    token = create_token(user)
+    audit.record("token_created", actor="cli", subject=f"user:{user.id}", after={"prefix": token[:12]})
+    db.session.commit()
+    say(f"New API token for {user.email} ({user.role}); it is shown only this once:")
+    click.echo(token)
+
+
+def init_app(app) -> None:
+    import importlib
+
+    # Each side adds its commands to these groups; both are loaded in every role so that a
+    # command of the other side answers "belongs to the other side" (exit 2), not "no such command".
+    for name in ("webapp.environment.cli", "webapp.vendor.cli"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    app.cli.add_command(license_cli)
+    app.cli.add_command(users_cli)

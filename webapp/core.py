@@ -1,0 +1,38 @@
+"""The home route and the fragments every page shares (header badge, banners)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask_login import current_user
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+def index():
+    """Send each person where their work is: operators to Settings, staff to issuing."""
+    state = current_app.extensions["license_platform"]
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    endpoint = state.homes.get(current_user.role)
+    if endpoint:
+        return redirect(url_for(endpoint))
+    return render_template("core/home.html")
+
+
+@bp.route("/_license/banners")
+def banners():
+    return render_template("core/_banners.html")
+
+
+@bp.route("/_license/badge")
+def badge():
+    return render_template("core/_badge.html")
+
+
+@bp.route("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+def init_app(app, state) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,49 @@
+"""The demo: one command, no configuration.
+
+On start the schema is migrated, a development signing key made (by the vendor side's
+start-up check), and on the very first start an admin and an operator account are created
+with random passwords that are printed once to stderr.
+"""
+from __future__ import annotations
+
+import secrets
+import sys
+
+from flask import Flask
+from flask_migrate import upgrade
+
+from . import audit
+from .extensions import db
+from .models.accounts import User
+
+DEMO_ACCOUNTS = (("admin@example.com", "admin"), ("operator@example.com", "operator"))
+
+
+def prepare_demo(app: Flask) -> None:
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+    state = app.extensions["license_platform"]
+    if state.vendor:
+        from .signing_keys import ensure_active_key
+
+        ensure_active_key(app)
+    with app.app_context():
+        if db.session.scalar(db.select(db.func.count()).select_from(User)):
+            return
+        from .auth import create_user
+
+        lines = []
+        for email, role in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(12)
+            create_user(email, password, role)
+            audit.record("user_created", actor="demo", subject=email, after={"role": role})
+            lines.append(f"  {role:<9} {email:<24} {password}")
+        db.session.commit()
+        print(
+            "\nDemo accounts (shown once; `flask --app wsgi users create` makes more):\n"
+            + "\n".join(lines)
+            + "\n",
+            file=sys.stderr,
+        )
+        for hook in state.services.get("demo_hooks", []):
+            hook()

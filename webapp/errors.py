@@ -1,0 +1,104 @@
+"""Errors answered as people and programs want them.
+
+Under `/api/v1` every answer is the JSON error document of interfaces.md, the framework's
+own errors (404, 405, 413, 429, CSRF) included. Elsewhere people get an HTML page that says
+what happened and what to do; an htmx request whose CSRF token went stale is told to
+refresh the page (`HX-Refresh`), which fetches a fresh token.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .htmx import is_htmx
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Authentication is required: send 'Authorization: Bearer <token>' "
+    "(create one with `flask users token EMAIL`).",
+    403: "Your account's role does not allow this.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that method.",
+    413: "The request body is too large.",
+    429: "Too many requests: wait a moment and try again.",
+    500: "Something went wrong on our side; it has been logged.",
+}
+
+
+def is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def api_error(code: str, message: str, status: int, **extra) -> Response:
+    body = {"error": {"code": code, "message": message, **extra}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _retry_after(error: HTTPException) -> str | None:
+    limit = getattr(request, "view_rate_limit", None)
+    if limit is not None:
+        import time
+
+        reset = limit[1][0] if isinstance(limit[1], tuple) else None
+        if reset:
+            return str(max(1, int(reset - time.time())))
+    return "60"
+
+
+def handle_http_error(error: HTTPException):
+    status = error.code or 500
+    if isinstance(error, CSRFError):
+        if is_api_request():
+            return api_error("csrf_failed", "The CSRF token is missing or invalid.", 400)
+        if is_htmx():
+            response = Response(status=204)
+            response.headers["HX-Refresh"] = "true"
+            return response
+    if is_api_request():
+        message = MESSAGES.get(status) or error.description or "Request failed."
+        response = api_error(CODES.get(status, f"http_{status}"), message, status)
+    else:
+        response = Response(
+            render_template("errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError)),
+            status=status,
+        )
+    for name in ("Allow", "Retry-After"):
+        if name in (error.get_response().headers if hasattr(error, "get_response") else {}):
+            response.headers[name] = error.get_response().headers[name]
+    if status == 429 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = _retry_after(error)
+    return response
+
+
+def handle_unexpected(error: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return handle_http_error(InternalServerError())
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, handle_http_error)
+    if not app.config.get("PROPAGATE_EXCEPTIONS") and not app.testing:
+        app.register_error_handler(Exception, handle_unexpected)
