@@ -1,0 +1,192 @@
+"""`flask license ...` and `flask users ...`: machine output on stdout, people's on stderr."""
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from webapp import product_key, signing_keys
+from webapp.extensions import db
+from webapp.models.audit import AuditEvent
+from webapp.models.signing import IssuedKey, SigningKey
+
+INSTALL_ID = "f0d3d4e6bf28c50c4c73dc77de53a6b9"
+
+
+@pytest.fixture
+def cli(app):
+    return app.test_cli_runner()
+
+
+def test_keygen_makes_the_new_key_the_only_active_one(app, cli):
+    result = cli.invoke(args=["license", "keygen", "--kid", "2026-11-a"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "2026-11-a\n"
+    with app.app_context():
+        active = db.session.scalars(db.select(SigningKey).where(SigningKey.active.is_(True))).all()
+        assert [k.kid for k in active] == ["2026-11-a"]
+        assert len(signing_keys.public_keys()) == 2
+        stored = db.session.scalar(db.select(SigningKey).where(SigningKey.kid == "2026-11-a"))
+        assert "ENCRYPTED PRIVATE KEY" in stored.private_key_encrypted
+
+
+def test_keygen_refuses_a_duplicate_or_bad_kid(cli):
+    assert cli.invoke(args=["license", "keygen", "--kid", "k1"]).exit_code == 0
+    result = cli.invoke(args=["license", "keygen", "--kid", "k1"])
+    assert result.exit_code == 2 and "already exists" in result.stderr
+    assert cli.invoke(args=["license", "keygen", "--kid", "bad kid!"]).exit_code == 2
+
+
+def test_public_keys_prints_json_of_every_key(cli):
+    cli.invoke(args=["license", "keygen", "--kid", "2026-11-a"])
+    keys = json.loads(cli.invoke(args=["license", "public-keys"]).stdout)
+    assert "2026-11-a" in keys and all(pem.startswith("-----BEGIN PUBLIC KEY-----") for pem in keys.values())
+    assert product_key.load_public_keys(keys)
+
+
+def test_issue_then_verify(app, cli):
+    cli.invoke(args=["license", "keygen", "--kid", "2026-11-a"])
+    result = cli.invoke(args=["license", "issue", "--install-id", INSTALL_ID, "--aku", "40", "--days", "30",
+                              "--contract", "CT-2026-001", "--reason", "signed contract"])
+    assert result.exit_code == 0, result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("eyJpbnN0YWxsSWQiOi") and "\n" not in key
+    assert "seq 1" in result.stderr
+    verified = cli.invoke(args=["license", "verify", key])
+    assert verified.exit_code == 0
+    terms = json.loads(verified.stdout)
+    assert terms["installId"] == INSTALL_ID and terms["kid"] == "2026-11-a"
+    assert terms["license"]["channel"] == "offline-contract"
+    assert terms["license"]["reference"] == "CT-2026-001" and terms["license"]["aku"] == 40
+    expires = product_key.parse_time(terms["license"]["expiresAt"])
+    assert timedelta(days=29, hours=23) < expires - datetime.now(timezone.utc) <= timedelta(days=30)
+    with app.app_context():
+        event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "key_issued"))
+        assert event.install_id == INSTALL_ID and event.detail == "signed contract"
+
+
+def test_issue_allocates_seq_per_install_and_supersedes(app, cli):
+    args = ["license", "issue", "--aku", "10", "--days", "5", "--contract", "C"]
+    for install_id in (INSTALL_ID, INSTALL_ID, "a" * 32, INSTALL_ID):
+        assert cli.invoke(args=args + ["--install-id", install_id]).exit_code == 0
+    with app.app_context():
+        rows = db.session.scalars(db.select(IssuedKey).order_by(IssuedKey.issued_at, IssuedKey.seq)).all()
+        mine = sorted((r.seq, r.status) for r in rows if r.install_id == INSTALL_ID)
+        assert mine == [(1, "superseded"), (2, "superseded"), (3, "active")]
+        assert [r.seq for r in rows if r.install_id == "a" * 32] == [1]
+
+
+def test_issue_trial_extension(cli):
+    result = cli.invoke(args=["license", "issue", "--install-id", INSTALL_ID, "--aku", "14", "--days", "14",
+                              "--contract", "TRIAL-EXT-7", "--type", "trial-extension"])
+    terms = json.loads(cli.invoke(args=["license", "verify", result.stdout.strip()]).stdout)
+    assert terms["license"]["type"] == "trial-extension"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--install-id", "F0D3"], "32 hex"),
+    (["--install-id", "g" * 32], "32 hex"),
+    (["--install-id", INSTALL_ID, "--aku", "0"], "0"),
+    (["--install-id", INSTALL_ID, "--days", "0"], "0"),
+    (["--install-id", INSTALL_ID, "--contract", " "], "contract"),
+])
+def test_issue_refuses_bad_input(cli, args, message):
+    base = {"--aku": "1", "--days": "1", "--contract": "C"}
+    full = list(args)
+    for name, value in base.items():
+        if name not in full:
+            full += [name, value]
+    result = cli.invoke(args=["license", "issue"] + full)
+    assert result.exit_code == 2 and message in (result.stderr + result.output)
+
+
+def test_verify_refuses_a_tampered_key(cli):
+    key = cli.invoke(args=["license", "issue", "--install-id", INSTALL_ID, "--aku", "4", "--days", "3",
+                           "--contract", "C"]).stdout.strip()
+    import base64
+
+    doc = json.loads(base64.b64decode(key))
+    doc["license"]["aku"] = 4000
+    forged = base64.b64encode(json.dumps(doc).encode()).decode()
+    result = cli.invoke(args=["license", "verify", forged])
+    assert result.exit_code == 1 and "signature_invalid" in result.stderr and result.stdout == ""
+    result = cli.invoke(args=["license", "verify", "not a key"])
+    assert result.exit_code == 1 and "malformed_key" in result.stderr
+
+
+def test_users_create_and_token(app, cli):
+    result = cli.invoke(args=["users", "create", "ops@example.com", "--role", "operator", "--password-stdin"],
+                        input="a long password\n")
+    assert result.exit_code == 0, result.stderr
+    token = cli.invoke(args=["users", "token", "ops@example.com"])
+    assert token.exit_code == 0 and token.stdout.startswith("lic_") and "shown only this once" in token.stderr
+    client = app.test_client()
+    assert client.post("/login", data={"email": "ops@example.com", "password": "a long password"}).status_code == 303
+    revoked = cli.invoke(args=["users", "token", "ops@example.com", "--revoke"])
+    assert revoked.exit_code == 0 and "Revoked 1" in revoked.stderr
+    assert cli.invoke(args=["users", "token", "nobody@example.com"]).exit_code == 2
+    bad = cli.invoke(args=["users", "create", "x@example.com", "--role", "operator", "--password-stdin"], input="short\n")
+    assert bad.exit_code == 2 and "at least" in bad.stderr
+
+
+@pytest.fixture
+def environment_app(tmp_path):
+    from webapp import create_app
+    from webapp.config import TestConfig
+
+    config = TestConfig().__dict__.copy()
+    config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'env.db'}", LICENSE_ROLE="environment",
+                  LICENSE_INSTANCE_PATH=str(tmp_path))
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def test_vendor_commands_exit_2_in_an_environment(environment_app):
+    cli = environment_app.test_cli_runner()
+    for args in (["license", "keygen"], ["license", "public-keys"],
+                 ["license", "issue", "--install-id", INSTALL_ID, "--aku", "1", "--days", "1", "--contract", "C"]):
+        result = cli.invoke(args=args)
+        assert result.exit_code == 2 and "belongs to the vendor side" in result.stderr
+
+
+def _run(tmp_path, *args, **env):
+    full_env = dict(os.environ, LICENSE_INSTANCE_PATH=str(tmp_path), SECRET_KEY="s", LICENSE_DATA_KEY="d",
+                    LICENSE_SIGNING_KEY_PASSPHRASE="p", LICENSE_ROLE="vendor",
+                    DATABASE_URL=f"sqlite:///{tmp_path / 'v.db'}")
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], env=full_env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_vendor_start_without_a_key_generates_a_dev_key_and_warns(tmp_path):
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    result = _run(tmp_path, "license", "public-keys")
+    assert result.returncode == 0
+    assert "generated development key 'dev-" in result.stderr
+    assert list(json.loads(result.stdout))[0].startswith("dev-")
+
+
+def test_require_signing_key_refuses_to_start(tmp_path):
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    result = _run(tmp_path, "license", "public-keys", LICENSE_REQUIRE_SIGNING_KEY="1")
+    assert result.returncode != 0 and "flask license keygen" in result.stderr
+
+
+def test_missing_data_key_is_named(tmp_path):
+    result = _run(tmp_path, "license", "public-keys", LICENSE_DATA_KEY="")
+    assert result.returncode != 0 and "LICENSE_DATA_KEY is not set" in result.stderr
+
+
+def test_demo_secrets_are_generated_with_mode_0600(tmp_path):
+    from webapp import instance_secrets
+
+    first = instance_secrets.load_or_create(tmp_path)
+    assert set(first) == set(instance_secrets.KEYS) and all(len(v) >= 32 for v in first.values())
+    path = tmp_path / instance_secrets.FILENAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert instance_secrets.load_or_create(tmp_path) == first
