@@ -40,3 +40,69 @@ def test_htmx_vendored_file_is_served(client):
     response = client.get("/_license/static/htmx-2.0.11.min.js")
     assert response.status_code == 200
     assert b"htmx" in response.data[:2000]
+
+
+import pytest
+from flask import Blueprint, request
+
+from webapp.extensions import csrf, limiter
+
+
+@pytest.fixture
+def api_app(app):
+    bp = Blueprint("probe_api", __name__, url_prefix="/api/v1/probe")
+    csrf.exempt(bp)
+
+    @bp.route("/echo", methods=["POST"])
+    def echo():
+        return {"size": len(request.get_data())}
+
+    @bp.route("/limited")
+    @limiter.limit("1 per minute")
+    def limited():
+        return {"ok": True}
+
+    @bp.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    app.register_blueprint(bp)
+    return app
+
+
+def test_api_405_is_json_with_allow(api_app, client):
+    response = client.get("/api/v1/probe/echo")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in response.headers["Allow"]
+
+
+def test_api_413_is_json(api_app, client):
+    response = client.post("/api/v1/probe/echo", data=b"x" * (300 * 1024), content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_api_429_is_json_with_retry_after(api_app, client):
+    assert client.get("/api/v1/probe/limited").status_code == 200
+    response = client.get("/api/v1/probe/limited")
+    assert response.status_code == 429
+    assert response.get_json()["error"]["code"] == "rate_limited"
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+
+
+def test_api_500_is_json_and_logged(api_app, caplog):
+    api_app.testing = False
+    api_app.config["PROPAGATE_EXCEPTIONS"] = False
+    from webapp import errors
+
+    api_app.register_error_handler(Exception, errors.handle_unexpected)
+    response = api_app.test_client().get("/api/v1/probe/boom")
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "internal_error"
+    assert "boom" not in response.get_data(as_text=True)
+    assert any("unhandled error" in r.message for r in caplog.records)
+
+
+def test_html_pages_vary_on_hx_request(client):
+    assert "HX-Request" in client.get("/login").headers["Vary"]

@@ -118,9 +118,11 @@ def _defaults(app: Flask) -> None:
     c.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     c.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     c.setdefault("TRUSTED_PROXIES", 0)
-    c.setdefault("MAX_CONTENT_LENGTH", 256 * 1024)
-    c.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    c.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask ships these keys set to None, so setdefault would not apply.
+    if c.get("MAX_CONTENT_LENGTH") is None:
+        c["MAX_CONTENT_LENGTH"] = 256 * 1024
+    if c.get("SESSION_COOKIE_SAMESITE") is None:
+        c["SESSION_COOKIE_SAMESITE"] = "Lax"
     c.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, so long forms don't fail
     c.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
