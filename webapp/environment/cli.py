@@ -1,0 +1,23 @@
+"""`flask license status`: this environment's install ID and license, as JSON on stdout."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..cli import license_cli, require_side, say
+
+
+@license_cli.command("status")
+def status() -> None:
+    """Print this environment's install ID and license state (the GET /api/v1/environment document)."""
+    require_side("environment")
+    from .store import current_license
+
+    lic = current_license()
+    click.echo(json.dumps(lic.to_json(), indent=2, ensure_ascii=False))
+    t = lic.terms
+    say(
+        f"Install ID {lic.install_id}: {lic.status_label}, {lic.aku_in_use} of {t.aku} AKU in use, "
+        f"until {t.expires_at:%Y-%m-%d %H:%M} UTC ({lic.days_left} days left)."
+    )

@@ -1,0 +1,151 @@
+"""The environment's JSON API (``/api/v1``, bearer tokens of role ``operator``; admin passes).
+
+    GET    /environment                 the install ID and the license
+    POST   /environment/license         {"productKey"}: apply a key
+    POST   /environment/redeem          {"authorizationCode"}: get a key online and apply it
+    POST   /environment/renewal-check   re-redeem the remembered authorization code
+    GET    /instances, POST /instances  {"name", "aku"}
+    PATCH  /instances/<id> {"aku"}, DELETE /instances/<id>
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, request
+
+from .. import product_key
+from ..auth import api_roles_required
+from ..errors import api_error
+from ..extensions import csrf
+from ..redemption import RedeemError
+from . import state as sm
+from . import store
+
+bp = Blueprint("environment_api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+# A product key is at most 16 KiB; a body much larger than that is not a key.
+MAX_LICENSE_BODY = 64 * 1024
+
+operator = api_roles_required("operator")
+
+
+def _body(limit: int = MAX_LICENSE_BODY) -> dict | None:
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else None
+
+
+def _key_error(exc: product_key.ProductKeyError):
+    extra = {"field": exc.field} if exc.field else {}
+    return api_error(exc.code, exc.message, 422, **extra)
+
+
+def _redeem_error(exc: RedeemError):
+    response = api_error(exc.code, exc.message, exc.http_status)
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _applied(applied: store.Applied, **extra):
+    doc = applied.state.to_json()
+    doc["alreadyActive"] = applied.already_active
+    doc.update(extra)
+    return jsonify(doc)
+
+
+@bp.get("/environment")
+@operator
+def environment():
+    return jsonify(store.current_license().to_json())
+
+
+@bp.post("/environment/license")
+@operator
+def apply_license():
+    body = _body()
+    text = body.get("productKey") if body else None
+    if not isinstance(text, str):
+        return api_error(
+            "malformed_key",
+            'Send a JSON object with the product key as text: {"productKey": "eyJpbnN0YWxsSWQiOi..."}.',
+            422,
+            field="productKey",
+        )
+    try:
+        applied = store.apply_key(text)
+    except product_key.ProductKeyError as exc:
+        return _key_error(exc)
+    return _applied(applied)
+
+
+@bp.post("/environment/redeem")
+@operator
+def redeem():
+    body = _body(8 * 1024)
+    try:
+        applied = store.redeem((body or {}).get("authorizationCode"))
+    except RedeemError as exc:
+        return _redeem_error(exc)
+    except product_key.ProductKeyError as exc:
+        return _key_error(exc)
+    return _applied(applied)
+
+
+@bp.post("/environment/renewal-check")
+@operator
+def renewal_check():
+    try:
+        applied = store.renewal_check()
+    except RedeemError as exc:
+        return _redeem_error(exc)
+    except product_key.ProductKeyError as exc:
+        return _key_error(exc)
+    return _applied(applied, renewed=not applied.already_active)
+
+
+def _instance_error(exc: store.InstanceError | sm.CapacityError):
+    extra = {"field": exc.field} if getattr(exc, "field", None) else {}
+    return api_error(exc.code, exc.message, exc.http_status, **extra)
+
+
+@bp.get("/instances")
+@operator
+def list_instances():
+    return jsonify({"items": [store.instance_json(i) for i in store.instances()]})
+
+
+@bp.post("/instances")
+@operator
+def create_instance():
+    body = _body(8 * 1024)
+    if body is None:
+        return api_error("invalid_input", 'Send a JSON object: {"name": "kafka-1", "aku": 4}.', 422)
+    try:
+        inst = store.create_instance(body.get("name"), body.get("aku"))
+    except (store.InstanceError, sm.CapacityError) as exc:
+        return _instance_error(exc)
+    return jsonify(store.instance_json(inst)), 201
+
+
+@bp.patch("/instances/<instance_id>")
+@operator
+def resize_instance(instance_id: str):
+    body = _body(8 * 1024)
+    if body is None:
+        return api_error("invalid_input", 'Send a JSON object: {"aku": 8}.', 422)
+    try:
+        inst = store.resize_instance(instance_id, body.get("aku"))
+    except (store.InstanceError, sm.CapacityError) as exc:
+        return _instance_error(exc)
+    return jsonify(store.instance_json(inst))
+
+
+@bp.delete("/instances/<instance_id>")
+@operator
+def delete_instance(instance_id: str):
+    try:
+        store.delete_instance(instance_id)
+    except store.InstanceError as exc:
+        return _instance_error(exc)
+    return "", 204

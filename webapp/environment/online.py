@@ -1,0 +1,115 @@
+"""The environment's half of online activation: get a product key for an authorization code.
+
+In role ``both`` the vendor side registers ``state.services["redeem"]`` and it is called
+in-process; otherwise the environment posts ``{"authorizationCode", "installId"}`` to
+``LICENSE_VENDOR_URL + "/api/v1/redeem"`` (https, or http on loopback). Either way the answer is
+``{"productKey", "license"}`` or a :class:`webapp.redemption.RedeemError` carrying the vendor's
+error code; a vendor that cannot be reached is ``vendor_unreachable`` (503) and an environment
+without a vendor URL is ``redeem_not_configured`` (409).
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+
+from ..redemption import RedeemError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+
+_NOT_CONFIGURED = (
+    "Online activation is not set up for this environment (LICENSE_VENDOR_URL is not set). "
+    "Send the install ID and your authorization code to the vendor for a product key, then "
+    "paste it under Update Product License."
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def vendor_endpoint(base: str) -> str:
+    """``LICENSE_VENDOR_URL`` + ``/api/v1/redeem``; only https, or http on loopback."""
+    parts = urlsplit(base.strip())
+    host = parts.hostname or ""
+    if not host or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not _is_loopback(host)):
+        raise RedeemError(
+            "redeem_not_configured",
+            "LICENSE_VENDOR_URL must be an https address (http only on loopback): online "
+            "activation is off until it is fixed. Paste a product key under Update Product License instead.",
+            409,
+        )
+    return base.strip().rstrip("/") + "/api/v1/redeem"
+
+
+def online_configured() -> bool:
+    state = current_app.extensions["license_platform"]
+    return "redeem" in state.services or bool(current_app.config.get("LICENSE_VENDOR_URL"))
+
+
+def fetch_product_key(code: str, install_id: str, *, session: requests.Session | None = None) -> dict:
+    state = current_app.extensions["license_platform"]
+    service = state.services.get("redeem")
+    if service is not None:
+        answer = service(code, install_id)
+    else:
+        base = current_app.config.get("LICENSE_VENDOR_URL")
+        if not base:
+            raise RedeemError("redeem_not_configured", _NOT_CONFIGURED, 409)
+        answer = _post(vendor_endpoint(base), code, install_id, session or requests)
+    if not isinstance(answer, dict) or not isinstance(answer.get("productKey"), str):
+        raise RedeemError(
+            "vendor_unreachable", "The vendor's answer held no product key. Try again later.", 503
+        )
+    return answer
+
+
+def _post(url: str, code: str, install_id: str, http) -> dict:
+    host = urlsplit(url).netloc
+    try:
+        response = http.post(
+            url,
+            json={"authorizationCode": code, "installId": install_id},
+            headers={"Accept": "application/json"},
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        log.warning("environment: vendor %s unreachable: %s", host, type(exc).__name__)
+        raise RedeemError(
+            "vendor_unreachable",
+            f"The vendor ({host}) could not be reached. Check this environment's outbound "
+            "network access and try again, or paste a product key under Update Product License.",
+            503,
+        ) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code in (200, 201) and isinstance(body, dict):
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    if 400 <= response.status_code < 600 and isinstance(error, dict) and isinstance(error.get("code"), str):
+        retry_after = response.headers.get("Retry-After")
+        raise RedeemError(
+            error["code"][:64],
+            str(error.get("message") or "The vendor refused the authorization code.")[:1000],
+            response.status_code,
+            retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+        )
+    raise RedeemError(
+        "vendor_unreachable",
+        f"The vendor ({host}) answered unexpectedly (HTTP {response.status_code}). Try again later.",
+        503,
+    )

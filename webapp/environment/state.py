@@ -1,0 +1,433 @@
+"""The environment's license state machine: pure functions and small classes, no Flask, no database.
+
+Every function takes the time it should use (``now``), so tests drive it with a controlled clock.
+
+- :class:`Terms` is what runs: the built-in trial (:func:`trial_terms`) or an applied product
+  key (:func:`terms_from_key`).
+- :class:`LicenseState` is the terms seen at an effective time with the capacity in use: its
+  ``status`` (``expired`` before ``expiring`` before ``trial``/``active``), ``days_left``, the
+  capacity checks (:meth:`LicenseState.check_create`, :meth:`LicenseState.check_resize`) and
+  the JSON document of ``GET /api/v1/environment`` (:meth:`LicenseState.to_json`).
+- :func:`effective_now` and :func:`high_water_due` are the clock rollback protection: the
+  environment remembers the latest time it has seen, and time never runs backwards for the
+  license, so moving the clock back never revives an expired license.
+- :func:`check_key` is steps 4-7 of applying a verified key (``product_key.check_applicable``
+  against the running terms); :func:`preview` compares a key with what runs now.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from .. import product_key
+
+TRIAL_TYPE = "trial"
+TRIAL_CHANNEL = "built-in"
+TRIAL_SEQ = 0
+
+# The clock high-water mark is written at most this often (and on every activation).
+HIGH_WATER_INTERVAL = timedelta(minutes=1)
+
+STATUSES = ("trial", "active", "expiring", "expired")
+STATUS_LABELS = {"trial": "Trial", "active": "Active", "expiring": "Expiring", "expired": "Expired"}
+CHANNEL_LABELS = {
+    "built-in": "Built-in trial",
+    "alibaba-marketplace": "Alibaba Cloud Marketplace",
+    "offline-contract": "Offline contract",
+}
+TYPE_LABELS = {"trial": "Free trial", "subscription": "Subscription", "trial-extension": "Trial extension"}
+
+DAY = timedelta(days=1)
+
+
+def _utc(dt: datetime) -> datetime:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("naive datetime: the license state machine works in aware UTC times")
+    return dt.astimezone(timezone.utc)
+
+
+# --------------------------------------------------------------------------------------------
+# Capacity errors (the plugin API raises these to host consoles too)
+
+
+class CapacityError(Exception):
+    """Creating or growing an instance was refused. ``code`` is the JSON API's error code."""
+
+    code = "capacity"
+    http_status = 409
+
+    def __init__(self, message: str, **details) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InsufficientAku(CapacityError):
+    """The request needs more AKU than the license leaves free."""
+
+    code = "insufficient_aku"
+
+    @property
+    def needed(self) -> int:
+        return self.details.get("needed", 0)
+
+    @property
+    def available(self) -> int:
+        return self.details.get("available", 0)
+
+
+class LicenseExpired(CapacityError):
+    """The license has expired: running instances keep running, nothing may be created or grown."""
+
+    code = "license_expired"
+
+
+# --------------------------------------------------------------------------------------------
+# The terms that run
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What an environment runs: the built-in trial or the terms of an applied product key."""
+
+    type: str  # trial | subscription | trial-extension
+    channel: str  # built-in | alibaba-marketplace | offline-contract
+    seq: int  # 0 for the trial
+    id: str | None  # license.id of the key; None for the trial
+    product: str
+    reference: str | None
+    aku: int
+    not_before: datetime
+    expires_at: datetime
+    issued_at: datetime | None = None
+    activated_at: datetime | None = None
+    activated_by: str | None = None
+
+    @property
+    def is_trial(self) -> bool:
+        """The built-in trial or a trial-extension key: an evaluation, not a purchase."""
+        return self.type in (TRIAL_TYPE, "trial-extension")
+
+    @property
+    def is_builtin_trial(self) -> bool:
+        return self.type == TRIAL_TYPE
+
+
+def trial_terms(first_started_at: datetime, *, days: int, aku: int, product: str) -> Terms:
+    """The built-in trial: ``days`` days and ``aku`` AKU from the first start, no key needed."""
+    start = _utc(first_started_at)
+    return Terms(
+        type=TRIAL_TYPE,
+        channel=TRIAL_CHANNEL,
+        seq=TRIAL_SEQ,
+        id=None,
+        product=product,
+        reference=None,
+        aku=aku,
+        not_before=start,
+        expires_at=start + timedelta(days=days),
+    )
+
+
+def terms_from_key(
+    license: product_key.License, *, activated_at: datetime | None = None, activated_by: str | None = None
+) -> Terms:
+    """The terms of a verified product key's ``license``."""
+    return Terms(
+        type=license.type,
+        channel=license.channel,
+        seq=license.seq,
+        id=license.id,
+        product=license.product,
+        reference=license.reference,
+        aku=license.aku,
+        not_before=license.not_before,
+        expires_at=license.expires_at,
+        issued_at=license.issued_at,
+        activated_at=activated_at,
+        activated_by=activated_by,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Clock rollback protection
+
+
+def effective_now(clock: datetime, high_water: datetime | None) -> datetime:
+    """The time the license is judged at: the clock, but never earlier than the latest time seen."""
+    clock = _utc(clock)
+    if high_water is None:
+        return clock
+    return max(clock, _utc(high_water))
+
+
+def high_water_due(clock: datetime, high_water: datetime | None) -> bool:
+    """Whether the high-water mark should be moved to ``clock`` now (at most once a minute)."""
+    if high_water is None:
+        return True
+    return _utc(clock) - _utc(high_water) >= HIGH_WATER_INTERVAL
+
+
+def clock_moved_back(clock: datetime, high_water: datetime | None, tolerance: timedelta = timedelta(minutes=5)) -> bool:
+    """The clock reads earlier than a time this environment has already seen (beyond a tolerance)."""
+    return high_water is not None and _utc(high_water) - _utc(clock) > tolerance
+
+
+# --------------------------------------------------------------------------------------------
+# The state
+
+
+def days_left(expires_at: datetime, now: datetime) -> int:
+    """Whole days until expiry, rounded down; 0 once expired."""
+    remaining = _utc(expires_at) - _utc(now)
+    if remaining <= timedelta(0):
+        return 0
+    return remaining // DAY
+
+
+def status_of(terms: Terms, now: datetime, expiring_days: int) -> str:
+    """``expired``, then ``expiring`` (within ``expiring_days`` of the end), then ``trial`` or ``active``."""
+    now = _utc(now)
+    if now >= terms.expires_at:
+        return "expired"
+    if terms.expires_at - now <= timedelta(days=expiring_days):
+        return "expiring"
+    return "trial" if terms.is_trial else "active"
+
+
+@dataclass(frozen=True)
+class LicenseState:
+    """The running license seen at ``now`` (the effective time), with the capacity in use."""
+
+    install_id: str
+    terms: Terms
+    now: datetime
+    aku_in_use: int = 0
+    expiring_days: int = 7
+    clock_behind: bool = False  # the clock reads earlier than a time already seen
+    authorization_code: str | None = None  # masked (****1234), when one is remembered
+
+    # -- status
+
+    @property
+    def status(self) -> str:
+        return status_of(self.terms, self.now, self.expiring_days)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def expired(self) -> bool:
+        return self.status == "expired"
+
+    @property
+    def expiring(self) -> bool:
+        return self.status == "expiring"
+
+    @property
+    def days_left(self) -> int:
+        return days_left(self.terms.expires_at, self.now)
+
+    # -- capacity
+
+    @property
+    def aku(self) -> int:
+        return self.terms.aku
+
+    @property
+    def aku_free(self) -> int:
+        return max(0, self.terms.aku - self.aku_in_use)
+
+    @property
+    def over_capacity(self) -> bool:
+        """More AKU run than the license grants (after a downgrade): nothing new until it fits."""
+        return self.aku_in_use > self.terms.aku
+
+    def check_create(self, aku: int) -> None:
+        """May an instance of ``aku`` AKU be created? Raises LicenseExpired or InsufficientAku."""
+        self.check_resize(0, aku, creating=True)
+
+    def check_resize(self, current_aku: int, new_aku: int, *, creating: bool = False) -> None:
+        """May an instance go from ``current_aku`` to ``new_aku``? Shrinking is always allowed."""
+        growth = new_aku - current_aku
+        if growth <= 0 and not creating:
+            return
+        what = "create an instance" if creating else "grow an instance"
+        if self.expired:
+            raise LicenseExpired(
+                f"The license expired on {_day(self.terms.expires_at)}, so you cannot {what}. "
+                "Running instances keep running. Renew on the marketplace, then re-activate "
+                "the environment with the new product key (Settings, Update Product License).",
+                expires_at=self.terms.expires_at,
+            )
+        after = self.aku_in_use + growth
+        if after > self.terms.aku:
+            available = self.aku_free
+            if self.over_capacity:
+                why = (
+                    f"{self.aku_in_use} AKU are in use, more than the {self.terms.aku} AKU licensed "
+                    f"(the license was changed to less capacity), so nothing can be created or grown "
+                    f"until usage is at most {self.terms.aku} AKU."
+                )
+            else:
+                why = (
+                    f"{'Creating' if creating else 'Growing'} it needs {growth} AKU and only "
+                    f"{available} of the {self.terms.aku} AKU licensed are free "
+                    f"({self.aku_in_use} AKU in use)."
+                )
+            raise InsufficientAku(
+                why + " Shrink or delete an instance, or buy more capacity and re-activate.",
+                needed=growth,
+                available=available,
+                licensed=self.terms.aku,
+                in_use=self.aku_in_use,
+            )
+
+    # -- the API document
+
+    def to_json(self) -> dict:
+        t = self.terms
+        return {
+            "installId": self.install_id,
+            "license": {
+                "status": self.status,
+                "type": t.type,
+                "channel": t.channel,
+                "aku": t.aku,
+                "akuInUse": self.aku_in_use,
+                "seq": t.seq,
+                "product": t.product,
+                "reference": t.reference,
+                "notBefore": product_key.format_time(t.not_before),
+                "expiresAt": product_key.format_time(t.expires_at),
+                "daysLeft": self.days_left,
+                "activatedAt": product_key.format_time(t.activated_at) if t.activated_at else None,
+                "id": t.id,
+                "issuedAt": product_key.format_time(t.issued_at) if t.issued_at else None,
+            },
+            "authorizationCode": self.authorization_code,
+        }
+
+
+def _day(dt: datetime) -> str:
+    return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --------------------------------------------------------------------------------------------
+# Applying a key, and the preview before it
+
+
+def check_key(key: product_key.ProductKey, state: LicenseState) -> bool:
+    """Steps 4-7 for a verified key against the running license; True when it is already active.
+
+    Raises ProductKeyError (``wrong_install_id``, ``clock_skew``, ``not_yet_valid``,
+    ``key_expired``, ``older_key``). ``state.now`` is the effective time, so a clock moved back
+    cannot make an expired key applicable.
+    """
+    return product_key.check_applicable(
+        key,
+        install_id=state.install_id,
+        now=state.now,
+        running_seq=state.terms.seq,
+        running_id=state.terms.id,
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a key grants beside what runs now."""
+
+    before: LicenseState
+    after: LicenseState
+    already_active: bool
+
+    @property
+    def aku_change(self) -> int:
+        return self.after.aku - self.before.aku
+
+    @property
+    def fewer_aku(self) -> bool:
+        return self.after.aku < self.before.aku
+
+    @property
+    def earlier_expiry(self) -> bool:
+        return self.after.terms.expires_at < self.before.terms.expires_at
+
+    @property
+    def downgrade(self) -> bool:
+        """Less AKU or an earlier expiry than what runs now."""
+        return self.fewer_aku or self.earlier_expiry
+
+    @property
+    def over_capacity_after(self) -> bool:
+        """Instances in use exceed what the key grants: they keep running, nothing new fits."""
+        return self.after.over_capacity
+
+    def warnings(self) -> list[str]:
+        """The downgrade, said plainly."""
+        out = []
+        b, a = self.before, self.after
+        if self.fewer_aku:
+            out.append(
+                f"This key grants less capacity than the running license: {a.aku} AKU instead of {b.aku} AKU."
+            )
+        if self.earlier_expiry:
+            out.append(
+                f"This key expires earlier than the running license: {_day(a.terms.expires_at)} "
+                f"instead of {_day(b.terms.expires_at)}."
+            )
+        if self.over_capacity_after:
+            out.append(
+                f"{b.aku_in_use} AKU are in use now, more than the {a.aku} AKU this key grants. "
+                "Running instances keep running, but no instance can be created or grown until "
+                f"usage is at most {a.aku} AKU."
+            )
+        return out
+
+
+def preview(key: product_key.ProductKey, state: LicenseState, *, already_active: bool | None = None) -> Preview:
+    """Compare a verified, applicable key with what runs now (call :func:`check_key` first)."""
+    if already_active is None:
+        already_active = check_key(key, state)
+    after_terms = terms_from_key(key.license)
+    after = LicenseState(
+        install_id=state.install_id,
+        terms=after_terms,
+        now=state.now,
+        aku_in_use=state.aku_in_use,
+        expiring_days=state.expiring_days,
+    )
+    return Preview(before=state, after=after, already_active=already_active)
+
+
+def describe_key(envelope: object) -> dict:
+    """What can be read from an undecodable or refused key's envelope, for the history: id and seq
+    when they have the right types (never trusted, only recorded)."""
+    out: dict = {}
+    if not isinstance(envelope, dict):
+        return out
+    lic = envelope.get("license")
+    if not isinstance(lic, dict):
+        return out
+    if isinstance(lic.get("id"), str) and len(lic["id"]) <= 36:
+        out["id"] = lic["id"]
+    seq = lic.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**53:
+        out["seq"] = seq
+    aku = lic.get("aku")
+    if isinstance(aku, int) and not isinstance(aku, bool) and 0 < aku < 2**31:
+        out["aku"] = aku
+    ref = lic.get("reference")
+    if isinstance(ref, str) and len(ref) <= 128:
+        out["reference"] = ref
+    exp = lic.get("expiresAt")
+    if isinstance(exp, str):
+        try:
+            out["expires_at"] = product_key.parse_time(exp)
+        except ValueError:
+            pass
+    return out

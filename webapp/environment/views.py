@@ -1,0 +1,251 @@
+"""The environment's pages: Settings (install ID, license, activation, history) and Instances.
+
+Every form works as a plain POST (303 and a flash on success, the page with the error inline
+otherwise); with htmx the same routes answer the fragment that targets itself, and mutations add
+``HX-Trigger: license-changed`` so the header badge and the banners refresh.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+
+from .. import product_key
+from ..htmx import done, render, trigger, wants_fragment
+from ..redemption import RedeemError
+from . import state as sm
+from . import store
+from .online import online_configured
+from .plugin import operator_page
+
+bp = Blueprint("environment", __name__)
+
+LICENSE_EVENTS = ("license-changed", "activation-recorded")
+
+# The headline of each refusal; the codec's message below it says why and what to do.
+REFUSAL_TITLES = {
+    "malformed_key": "This is not a valid product key.",
+    "signature_invalid": "This key cannot be trusted.",
+    "wrong_install_id": "This key is for another environment.",
+    "clock_skew": "This key was issued in the future of this environment's clock.",
+    "not_yet_valid": "This key is not valid yet.",
+    "key_expired": "This key has expired.",
+    "older_key": "This key is older than the running license.",
+}
+
+
+def _settings_context(**extra) -> dict:
+    ctx = {
+        "lic": store.current_license(),
+        "history": store.history(),
+        "online": online_configured(),
+        "panel": None,
+        "error": None,
+        "message": None,
+        "preview": None,
+        "key_text": "",
+        "code_error": None,
+        "code_message": None,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _license_card(status: int = 200, **extra):
+    return render("environment/settings.html", "environment/_license_card.html", status, **_settings_context(**extra))
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+
+
+@bp.get("/settings")
+@operator_page
+def settings():
+    panel = "update" if request.args.get("panel") == "update" else None
+    return render("environment/settings.html", "environment/settings.html", **_settings_context(panel=panel))
+
+
+@bp.get("/settings/license")
+@operator_page
+def license_card():
+    """The license card; ``?panel=update`` opens the "Update Product License" form in it."""
+    panel = "update" if request.args.get("panel") == "update" else None
+    return _license_card(panel=panel)
+
+
+@bp.post("/settings/license/preview")
+@operator_page
+def preview():
+    text = (request.form.get("product_key") or "").strip()
+    try:
+        result = store.inspect_key(text)
+    except product_key.ProductKeyError as exc:
+        response = _license_card(422, panel="update", error=exc, key_text=text)
+        return trigger(response, "activation-recorded")
+    return _license_card(panel="preview", preview=result, key_text=text)
+
+
+@bp.post("/settings/license")
+@operator_page
+def apply():
+    text = (request.form.get("product_key") or "").strip()
+    try:
+        applied = store.apply_key(text)
+    except product_key.ProductKeyError as exc:
+        response = _license_card(422, panel="update", error=exc, key_text=text)
+        return trigger(response, "activation-recorded")
+    message = _applied_message(applied)
+    return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=_license_card(message=message))
+
+
+def _applied_message(applied: store.Applied) -> str:
+    t = applied.state.terms
+    if applied.already_active:
+        return f"This key (sequence {t.seq}) is already active: nothing changed."
+    return (
+        f"Activated: {t.aku} AKU until {t.expires_at:%Y-%m-%d %H:%M} UTC "
+        f"(key sequence {t.seq}). You can create instances up to the licensed capacity."
+    )
+
+
+@bp.post("/settings/renewal-check")
+@operator_page
+def renewal_check():
+    try:
+        applied = store.renewal_check()
+    except (RedeemError, product_key.ProductKeyError) as exc:
+        status = exc.http_status if isinstance(exc, RedeemError) and exc.http_status in (409, 422) else 422
+        if not wants_fragment():
+            flash(exc.message, "error")
+            return redirect(url_for(".settings"), code=303)
+        return trigger(_license_card(status, error=exc), "activation-recorded")
+    if applied.already_active:
+        message = "No renewal yet: the running key is the latest the vendor has for this authorization code."
+        return done(message, url_for(".settings"), fragment=_license_card(message=message))
+    message = "Renewed. " + _applied_message(applied)
+    return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=_license_card(message=message))
+
+
+@bp.post("/settings/redeem")
+@operator_page
+def redeem():
+    code = request.form.get("authorization_code") or ""
+    try:
+        applied = store.redeem(code)
+    except (RedeemError, product_key.ProductKeyError) as exc:
+        status = 409 if isinstance(exc, RedeemError) and exc.http_status == 409 else 422
+        response = render(
+            "environment/settings.html",
+            "environment/_redeem_card.html",
+            status,
+            **_settings_context(code_error=exc),
+        )
+        return trigger(response, "activation-recorded")
+    message = _applied_message(applied)
+    fragment = render(
+        "environment/settings.html",
+        "environment/_redeem_answer.html",
+        **_settings_context(code_message=message, message=message),
+    )
+    return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=fragment)
+
+
+@bp.get("/settings/history")
+@operator_page
+def history():
+    return render("environment/settings.html", "environment/_history.html", **_settings_context())
+
+
+# --------------------------------------------------------------------------------------------
+# Instances
+
+
+def _instances_context(**extra) -> dict:
+    ctx = {
+        "lic": store.current_license(),
+        "instances": store.instances(),
+        "error": None,
+        "error_for": None,
+        "form": {"name": "", "aku": ""},
+        "message": None,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _instances(status: int = 200, **extra):
+    return render("environment/instances.html", "environment/_instances.html", status, **_instances_context(**extra))
+
+
+@bp.get("/instances")
+@operator_page
+def instances():
+    return _instances()
+
+
+@bp.post("/instances")
+@operator_page
+def create_instance():
+    form = {"name": request.form.get("name", ""), "aku": request.form.get("aku", "")}
+    try:
+        inst = store.create_instance(form["name"], form["aku"])
+    except (store.InstanceError, sm.CapacityError) as exc:
+        return _instances(_status(exc), error=exc, error_for="create", form=form)
+    message = f"Created {inst.name} with {inst.aku} AKU."
+    return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
+
+
+@bp.post("/instances/<int:instance_id>/resize")
+@operator_page
+def resize_instance(instance_id: int):
+    try:
+        inst = store.resize_instance(instance_id, request.form.get("aku", ""))
+    except (store.InstanceError, sm.CapacityError) as exc:
+        return _instances(_status(exc), error=exc, error_for=instance_id)
+    message = f"{inst.name} now has {inst.aku} AKU."
+    return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
+
+
+@bp.post("/instances/<int:instance_id>/delete")
+@operator_page
+def delete_instance(instance_id: int):
+    try:
+        name = store.get_instance(instance_id).name
+        store.delete_instance(instance_id)
+    except store.InstanceError as exc:
+        return _instances(_status(exc), error=exc, error_for=instance_id)
+    message = f"Deleted {name}."
+    return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
+
+
+def _status(exc: Exception) -> int:
+    status = getattr(exc, "http_status", 422)
+    # htmx swaps 2xx, 409 and 422 answers: a vanished instance is shown like a conflict.
+    return status if status in (409, 422) else 409
+
+
+# --------------------------------------------------------------------------------------------
+# Template helpers
+
+
+@bp.app_template_filter("env_time")
+def env_time(value) -> str:
+    if value is None:
+        return "—"
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@bp.app_template_filter("env_days")
+def env_days(n: int) -> str:
+    if n <= 0:
+        return "less than a day"
+    return "1 day" if n == 1 else f"{n} days"
+
+
+@bp.app_context_processor
+def labels():
+    return {
+        "env_status_labels": sm.STATUS_LABELS,
+        "env_channel_labels": sm.CHANNEL_LABELS,
+        "env_type_labels": sm.TYPE_LABELS,
+        "env_refusal_titles": REFUSAL_TITLES,
+    }
