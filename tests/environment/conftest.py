@@ -16,6 +16,12 @@ from webapp import product_key
 
 START = datetime(2026, 11, 1, 9, 0, 0, tzinfo=timezone.utc)
 
+# A "production" vendor key for tests in role `environment`: trust it with
+# `app_config = {"LICENSE_ROLE": "environment", "LICENSE_PUBLIC_KEYS": VENDOR_PUBLIC_KEYS}`.
+VENDOR_KID = "2026-11-a"
+VENDOR_KEY = Ed25519PrivateKey.generate()
+VENDOR_PUBLIC_KEYS = {VENDOR_KID: product_key.public_key_pem(VENDOR_KEY.public_key())}
+
 
 class Clock:
     """A wall clock the test moves: `clock.now`, `clock.advance(days=3)`, `clock.set(dt)`."""
@@ -70,6 +76,7 @@ class Keys:
         product: str = "AutoMQ for Kafka ( BYOC Monthly Subscription License )",
         id: str | None = None,
         stranger: bool = False,
+        vendor: bool = False,
     ) -> str:
         from webapp import signing_keys
 
@@ -90,6 +97,8 @@ class Keys:
             install = install_id or self.install_id()
             if stranger:
                 return product_key.sign(install, terms, "2026-11-x", self.stranger)
+            if vendor or not self.app.extensions["license_platform"].vendor:
+                return product_key.sign(install, terms, VENDOR_KID, VENDOR_KEY)
             signer = signing_keys.active_key()
             return product_key.sign(install, terms, signer.kid, signing_keys.private_key(signer))
 

@@ -1,0 +1,88 @@
+"""A real environment deployment (role `environment`): trust, online redemption over HTTP, the CLI."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from tests.environment.conftest import VENDOR_PUBLIC_KEYS
+
+VENDOR = "https://vendor.example.com"
+
+
+@pytest.fixture
+def app_config():
+    return {"LICENSE_ROLE": "environment", "LICENSE_PUBLIC_KEYS": VENDOR_PUBLIC_KEYS, "LICENSE_VENDOR_URL": VENDOR}
+
+
+@pytest.fixture
+def op(api_token, clock):
+    return api_token("operator")
+
+
+def test_trusts_the_shipped_vendor_keys_and_refuses_dev_keys(app, client, op, keys):
+    response = client.post("/api/v1/environment/license", json={"productKey": keys.make(vendor=True)}, headers=op)
+    assert response.status_code == 200
+    # a key signed by a development key (kid dev-...) is refused outside role both
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from webapp import product_key
+
+    lic = product_key.decode(keys.make(vendor=True, seq=2))["license"]
+    dev_key = product_key.sign(keys.install_id(), lic, "dev-1234", Ed25519PrivateKey.generate())
+    response = client.post("/api/v1/environment/license", json={"productKey": dev_key}, headers=op)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "signature_invalid" and "development key" in error["message"]
+
+
+@responses.activate
+def test_redeem_over_http(client, op, keys):
+    install = keys.install_id()
+    responses.post(
+        VENDOR + "/api/v1/redeem",
+        json={"productKey": keys.make(vendor=True, seq=1, aku=20), "license": {}},
+        match=[matchers.json_params_matcher({"authorizationCode": "CODE-7Q2K", "installId": install})],
+    )
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE-7Q2K"}, headers=op)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["license"]["aku"] == 20
+
+
+@responses.activate
+def test_redeem_vendor_errors_over_http(client, op):
+    responses.post(VENDOR + "/api/v1/redeem", status=404,
+                   json={"error": {"code": "code_not_found", "message": "No such authorization code."}})
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "NOPE"}, headers=op)
+    assert response.status_code == 404
+    assert response.get_json()["error"] == {"code": "code_not_found", "message": "No such authorization code."}
+
+    responses.replace(responses.POST, VENDOR + "/api/v1/redeem", body=requests.ConnectionError("down"))
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "NOPE"}, headers=op)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "vendor_unreachable"
+
+    responses.replace(responses.POST, VENDOR + "/api/v1/redeem", status=502, body="<html>bad gateway</html>")
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "NOPE"}, headers=op)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "vendor_unreachable"
+
+
+def test_redeem_not_configured(app, client, op):
+    app.config["LICENSE_VENDOR_URL"] = None
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE"}, headers=op)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "redeem_not_configured"
+    app.config["LICENSE_VENDOR_URL"] = "http://vendor.example.com"  # plain http off loopback
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE"}, headers=op)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "redeem_not_configured"
+
+
+def test_cli_status_prints_the_environment_document(app, clock):
+    result = app.test_cli_runner().invoke(args=["license", "status"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)  # machine output only on stdout
+    assert doc["license"]["status"] == "trial" and len(doc["installId"]) == 32
+    assert "Install ID" in result.stderr
+    again = json.loads(app.test_cli_runner().invoke(args=["license", "status"]).stdout)
+    assert again["installId"] == doc["installId"]
