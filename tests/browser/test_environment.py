@@ -1,0 +1,167 @@
+"""The environment's Settings and Instances pages in Chromium: htmx, the header badge and banners,
+every refusal inline, and the same forms without JavaScript."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.environment.conftest import Clock, Keys
+
+from .conftest import CHROMIUM_ARGS, login  # noqa: F401  (CHROMIUM_ARGS documents the harness)
+
+
+@pytest.fixture
+def clock(app):
+    c = Clock()
+    app.config["LICENSE_CLOCK"] = c
+    return c
+
+
+@pytest.fixture
+def keys(app, clock):
+    return Keys(app, clock)
+
+
+def open_settings(page, live_server):
+    login(page, live_server, role="operator")
+    page.goto(live_server.url + "/settings")
+    expect(page.locator("#license-card")).to_be_visible()
+
+
+def paste_key(page, key: str):
+    page.get_by_role("link", name="Update Product License").click()
+    page.get_by_label("Product key").fill(key)
+    page.get_by_role("button", name="Check the key").click()
+
+
+def test_read_and_copy_the_install_id(page, live_server, keys):
+    open_settings(page, live_server)
+    install_id = page.locator("#install-id").inner_text()
+    assert re.fullmatch(r"[0-9a-f]{32}", install_id)
+    assert install_id == keys.install_id()
+    page.get_by_role("button", name="Copy the install ID").click()
+    expect(page.get_by_role("button", name="Copy the install ID")).to_have_text("Copied")
+    # operators land on Settings
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(re.compile(r"/settings$"))
+
+
+def test_update_the_product_license_through_preview_and_confirm(page, live_server, keys):
+    open_settings(page, live_server)
+    card = page.locator("#license-card")
+    expect(card.locator("#license-status")).to_have_text("Trial")
+    expect(page.locator("#license-badge")).to_have_text("Trial")
+    expect(page.locator("#banners")).to_contain_text("Free trial: 14 days left.")
+
+    key = keys.make(seq=1, aku=40, days=30)
+    paste_key(page, key)
+    preview = page.locator("#license-preview")
+    expect(preview).to_contain_text("What this key grants")
+    expect(preview.locator("#preview-aku")).to_contain_text("40 AKU")
+    assert page.locator('#license-preview input[name="product_key"]').input_value() == key
+    page.get_by_role("button", name="Apply this license").click()
+
+    expect(card.locator("#license-status")).to_have_text("Active")
+    expect(card.locator("#license-aku")).to_have_text("40 AKU")
+    expect(card.locator("#license-seq")).to_have_text("1")
+    expect(card).to_contain_text("Activated: 40 AKU until 2026-12-01 09:00 UTC")
+    # the header badge, the banners and the history follow through HX-Trigger: license-changed
+    expect(page.locator("#license-badge")).to_have_text("Active")
+    expect(page.locator("#banners")).not_to_contain_text("Free trial")
+    expect(page.locator("#activation-history")).to_contain_text("Applied")
+    assert page.url.endswith("/settings")  # updated in place, no navigation
+
+
+def test_expiring_key_brings_the_banner_and_a_downgrade_is_said(page, live_server, keys):
+    open_settings(page, live_server)
+    paste_key(page, keys.make(seq=1, aku=40, days=5))
+    # it ends before the trial would: the preview says so, and the button names it
+    expect(page.locator("#preview-downgrade")).to_contain_text("expires earlier than the running license")
+    page.get_by_role("button", name="Apply the downgrade").click()
+    expect(page.locator("#license-badge")).to_have_text("Expiring")
+    expect(page.locator("#banners .banner-warning")).to_contain_text(
+        "The license expires in 5 days: renew on the marketplace, then re-activate.")
+
+    paste_key(page, keys.make(seq=2, aku=10, days=30))
+    expect(page.locator("#preview-downgrade")).to_contain_text("This is a downgrade.")
+    expect(page.locator("#preview-downgrade")).to_contain_text("10 AKU instead of 40 AKU")
+    page.get_by_role("button", name="Apply the downgrade").click()
+    expect(page.locator("#license-aku")).to_have_text("10 AKU")
+    expect(page.locator("#license-badge")).to_have_text("Active")
+    expect(page.locator("#banners")).not_to_contain_text("expires in")
+
+
+def test_each_kind_of_refusal_appears_inline(page, live_server, keys, clock):
+    open_settings(page, live_server)
+    page.get_by_role("link", name="Update Product License").click()
+    cases = [
+        ("not a product key", "This is not a valid product key."),
+        (keys.make(stranger=True), "This key cannot be trusted."),
+        (keys.make(install_id="0123456789abcdef0123456789abcdef"), "This key is for another environment."),
+        (keys.make(issued_at=clock.now - timedelta(days=40), days=30), "This key has expired."),
+        (keys.make(not_before=clock.now + timedelta(days=2)), "This key is not valid yet."),
+        (keys.make(issued_at=clock.now + timedelta(hours=2)), "issued in the future"),
+    ]
+    for text, words in cases:
+        page.get_by_label("Product key").fill(text)
+        page.get_by_role("button", name="Check the key").click()
+        error = page.locator("#product-key-error")
+        expect(error).to_contain_text(words)
+        assert page.get_by_label("Product key").input_value() == text  # what was pasted is kept
+    expect(page.locator("#license-status")).to_have_text("Trial")
+    expect(page.locator("#activation-history .badge-danger")).to_have_count(len(cases))
+
+    # an older key, after a newer one runs
+    page.get_by_label("Product key").fill(keys.make(seq=3))
+    page.get_by_role("button", name="Check the key").click()
+    page.get_by_role("button", name="Apply this license").click()
+    expect(page.locator("#license-seq")).to_have_text("3")
+    paste_key(page, keys.make(seq=2))
+    expect(page.locator("#product-key-error")).to_contain_text("older than the running license")
+
+
+def test_instances_within_and_beyond_the_licensed_aku(page, live_server, clock):
+    login(page, live_server, role="operator")
+    page.goto(live_server.url + "/instances")
+    page.get_by_label("Name").fill("kafka-1")
+    page.get_by_label("Capacity (AKU)").fill("10")
+    page.get_by_role("button", name="Create instance").click()
+    expect(page.locator("#capacity-in-use")).to_have_text("10 AKU")
+    expect(page.locator("#instances-panel")).to_contain_text("Created kafka-1 with 10 AKU.")
+
+    page.get_by_label("Name").fill("kafka-2")
+    page.get_by_label("Capacity (AKU)").fill("5")
+    page.get_by_role("button", name="Create instance").click()
+    expect(page.locator("#create-error")).to_contain_text("only 4 of the 14 AKU licensed are free")
+    assert page.get_by_label("Name").input_value() == "kafka-2"
+
+    clock.advance(days=15)
+    page.get_by_role("button", name="Create instance").click()
+    expect(page.locator("#create-error")).to_contain_text("Running instances keep running")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete kafka-1").click()
+    expect(page.locator("#instances-panel")).to_contain_text("Deleted kafka-1.")
+
+
+def test_the_same_forms_work_without_javascript(browser, live_server, keys):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, live_server, role="operator")
+        page.goto(live_server.url + "/settings")
+        page.get_by_role("link", name="Update Product License").click()
+        page.get_by_label("Product key").fill("garbage")
+        page.get_by_role("button", name="Check the key").click()
+        expect(page.locator("#product-key-error")).to_contain_text("This is not a valid product key.")
+        page.get_by_label("Product key").fill(keys.make(seq=1, aku=25))
+        page.get_by_role("button", name="Check the key").click()
+        page.get_by_role("button", name="Apply this license").click()
+        expect(page.locator(".flash-success")).to_contain_text("Activated: 25 AKU")
+        expect(page.locator("#license-status")).to_have_text("Active")
+        expect(page.locator("#license-badge")).to_have_text("Active")
+    finally:
+        context.close()
