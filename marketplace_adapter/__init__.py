@@ -1,0 +1,22 @@
+"""Alibaba Cloud Market API adapter: is this authorization code real, ours, live, which
+specification, until when?
+
+Plain Python (requests, no Flask). The simulator lives in :mod:`marketplace_adapter.simulator`
+and is imported only by those who need it.
+
+    from marketplace_adapter import MarketplaceClient, License, errors
+"""
+
+from . import errors
+from .client import DEFAULT_ENDPOINT, MarketplaceClient
+from .errors import MarketplaceError, mask_code
+from .parsing import License
+
+__all__ = [
+    "MarketplaceClient",
+    "License",
+    "errors",
+    "MarketplaceError",
+    "mask_code",
+    "DEFAULT_ENDPOINT",
+]

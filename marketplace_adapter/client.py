@@ -1,0 +1,363 @@
+"""The Market API client: signed requests, typed errors, bounded retries.
+
+One ``requests.Session`` per client, so calls reuse a kept-alive TLS connection; every attempt has
+a timeout and is signed anew (fresh nonce and timestamp, as the gateway refuses a replayed nonce).
+
+Retrying is only done where it is safe: failures to connect, read timeouts of the read-only
+DescribeLicense, 5xx answers and throttling. A read timeout of ActivateLicense is ambiguous (the
+marketplace may have activated the code and only the answer got lost), so it is resolved by
+reading the code again rather than by writing again blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from . import signing
+from .errors import (
+    BadResponse,
+    MarketplaceError,
+    MarketplaceUnavailable,
+    Throttled,
+    error_for_code,
+    mask_code,
+    redact,
+)
+from .parsing import License, parse_license, parse_success
+from .retry import RetryPolicy, parse_retry_after
+from .timezones import resolve_timezone
+
+__all__ = ["MarketplaceClient", "DEFAULT_ENDPOINT"]
+
+log = logging.getLogger("marketplace_adapter")
+
+DEFAULT_ENDPOINT = "https://market.aliyuncs.com"
+_USER_AGENT = "marketplace-adapter/1.0 (+requests)"
+
+
+@dataclass
+class _Budget:
+    """Attempts made so far and when the first one started; shared by the retries of one call."""
+
+    started: float
+    attempts: int = 0
+
+
+class _ActivationTimedOut(Exception):
+    """Internal: an ActivateLicense attempt was sent but its answer was lost (a read timeout or a
+    cut-off answer), so whether the code got activated is unknown."""
+
+    def __init__(self, error: MarketplaceUnavailable) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class MarketplaceClient:
+    """Client for DescribeLicense and ActivateLicense of the Alibaba Cloud Market API.
+
+    The keyword-only arguments after ``session`` exist for tests and simulations: ``clock``
+    (monotonic seconds) and ``sleep`` drive the retry timing, ``utcnow`` the signed timestamp,
+    ``nonce_factory`` the signature nonce, ``rng`` the jitter.
+    """
+
+    def __init__(
+        self,
+        access_key_id: str,
+        access_key_secret: str,
+        security_token: str | None = None,
+        endpoint: str = DEFAULT_ENDPOINT,
+        signature_version: str = "v1",
+        timeout: float = 10.0,
+        max_attempts: int = 3,
+        deadline: float = 30.0,
+        market_tz: str | tzinfo = "Asia/Shanghai",
+        session: requests.Session | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        utcnow: Callable[[], datetime] | None = None,
+        nonce_factory: Callable[[], str] | None = None,
+        rng: random.Random | None = None,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 5.0,
+        user_agent: str = _USER_AGENT,
+    ) -> None:
+        if not access_key_id or not access_key_secret:
+            raise ValueError("access_key_id and access_key_secret are required")
+        version = str(signature_version).lower()
+        if version not in ("v1", "v3"):
+            raise ValueError("signature_version must be 'v1' or 'v3'")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.access_key_id = access_key_id
+        self._access_key_secret = access_key_secret
+        self._security_token = security_token or None
+        self.endpoint, self._host = _parse_endpoint(endpoint)
+        self.signature_version = version
+        self.timeout = float(timeout)
+        self.retry_policy = RetryPolicy(
+            max_attempts=max_attempts, deadline=deadline, base_delay=backoff_base,
+            max_delay=backoff_cap,
+        )
+        self.market_tz = resolve_timezone(market_tz)
+        self._owns_session = session is None
+        self.session = session if session is not None else requests.Session()
+        self._clock = clock
+        self._sleep = sleep
+        self._utcnow = utcnow or (lambda: datetime.now(timezone.utc))
+        self._nonce = nonce_factory or (lambda: str(uuid.uuid4()))
+        self._rng = rng or random.Random()
+        self._user_agent = user_agent
+
+    def __repr__(self) -> str:
+        return (
+            f"MarketplaceClient(access_key_id={mask_code(self.access_key_id)!r}, "
+            f"endpoint={self.endpoint!r}, signature_version={self.signature_version!r})"
+        )
+
+    def close(self) -> None:
+        """Close the session, unless it was injected (then its owner closes it)."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> "MarketplaceClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ operations
+
+    def describe_license(self, code: str) -> License:
+        """What the marketplace says about ``code``, for every HTTP 200 answer whatever its status.
+
+        Raises a :class:`~marketplace_adapter.errors.MarketplaceError` subclass otherwise.
+        """
+        code = _check_code(code)
+        return self._describe(code, _Budget(started=self._clock()))
+
+    def activate_license(self, code: str, identification: str | int | None) -> bool:
+        """Mark ``code`` as used by the buyer ``identification`` (their AliUid).
+
+        Returns the marketplace's ``Success``. When an attempt times out waiting for the answer,
+        the code is read again: ACTIVATED means the activation went through (True); otherwise
+        it is sent again while attempts and deadline allow.
+        """
+        code = _check_code(code)
+        params = {"LicenseCode": code}
+        if identification is not None and str(identification) != "":
+            params["Identification"] = str(identification)
+        budget = _Budget(started=self._clock())
+        while True:
+            try:
+                payload, request_id = self._call(
+                    "ActivateLicense", params, code, budget, retry_read_timeout=False
+                )
+                return parse_success(payload, request_id=request_id)
+            except _ActivationTimedOut as timed_out:
+                timeout_error = timed_out.error
+            if self._activation_confirmed(code, budget):
+                log.info("ActivateLicense for %s timed out, but the code is now ACTIVATED",
+                         mask_code(code))
+                return True
+            if not self.retry_policy.allows(budget.attempts, self._clock() - budget.started, 0):
+                raise timeout_error
+            log.warning("ActivateLicense for %s timed out and the code is not activated; "
+                        "sending it again (attempt %d/%d)", mask_code(code),
+                        budget.attempts + 1, self.retry_policy.max_attempts)
+
+    # ------------------------------------------------------------ internals
+
+    def _describe(self, code: str, budget: _Budget) -> License:
+        payload, request_id = self._call("DescribeLicense", {"LicenseCode": code}, code, budget)
+        return parse_license(
+            payload, market_tz=self.market_tz, requested_code=code, request_id=request_id
+        )
+
+    def _activation_confirmed(self, code: str, activation: _Budget) -> bool:
+        """Whether a timed-out activation went through, judged by reading the code again.
+
+        The read gets its own attempts but shares the activation's deadline.
+        """
+        try:
+            lic = self._describe(code, _Budget(started=activation.started))
+        except (MarketplaceUnavailable, Throttled):
+            raise MarketplaceUnavailable(
+                "ActivateLicense timed out and reading the code again failed, so whether it was "
+                "activated is unknown",
+                code="ReadTimeout",
+            ) from None
+        return lic.status == "ACTIVATED"
+
+    def _call(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        code: str,
+        budget: _Budget,
+        *,
+        retry_read_timeout: bool = True,
+    ) -> tuple[dict[str, Any], str | None]:
+        """Send ``action`` until it succeeds, fails for good, or the budget runs out.
+
+        Returns the JSON answer and its request id; raises a ``MarketplaceError`` otherwise.
+        Every raise happens outside an ``except`` block, so no requests exception (whose text
+        holds the signed URL, authorization code included) is chained to what callers see.
+        """
+        policy = self.retry_policy
+        while True:
+            budget.attempts += 1
+            remaining = policy.deadline - (self._clock() - budget.started)
+            attempt_timeout = max(0.001, min(self.timeout, remaining))
+            request = self._prepare(action, params)
+            retry_after: float | None = None
+            error: MarketplaceError
+            timed_out_reading = False
+            # What Session.request would add: proxies and CA bundle from the environment
+            # (HTTPS_PROXY, REQUESTS_CA_BUNDLE), which a deployment behind an egress proxy needs.
+            settings = self.session.merge_environment_settings(request.url, {}, False, None, None)
+            try:
+                response = self.session.send(request, timeout=attempt_timeout,
+                                             allow_redirects=False, **settings)
+            except (requests.exceptions.ReadTimeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                # The request reached the marketplace; only (all of) the answer did not.
+                if isinstance(exc, requests.exceptions.ReadTimeout):
+                    error = MarketplaceUnavailable(
+                        f"{action}: no answer within {attempt_timeout:g}s", code="ReadTimeout")
+                else:
+                    error = MarketplaceUnavailable(f"{action}: the answer was cut off",
+                                                   code="ChunkedEncodingError")
+                retryable = retry_read_timeout
+                timed_out_reading = True
+            except requests.exceptions.SSLError:
+                error = MarketplaceUnavailable(f"{action}: TLS handshake failed", code="SSLError")
+                retryable = False
+            except requests.exceptions.ConnectionError as exc:
+                kind = "ConnectTimeout" if isinstance(exc, requests.exceptions.ConnectTimeout) \
+                    else "ConnectionError"
+                error = MarketplaceUnavailable(f"{action}: could not reach the marketplace "
+                                               f"({kind})", code=kind)
+                retryable = True
+            except requests.exceptions.RequestException as exc:
+                error = MarketplaceUnavailable(f"{action}: request failed ({type(exc).__name__})",
+                                               code=type(exc).__name__)
+                retryable = False
+            else:
+                outcome = self._interpret(response, action, code)
+                if not isinstance(outcome, MarketplaceError):
+                    log.debug("%s for %s: HTTP %s, request id %s (attempt %d)", action,
+                              mask_code(code), response.status_code, outcome[1], budget.attempts)
+                    return outcome
+                error = outcome
+                retryable = isinstance(error, (Throttled, MarketplaceUnavailable))
+                retry_after = getattr(error, "retry_after", None)
+
+            if timed_out_reading and not retry_read_timeout:
+                raise _ActivationTimedOut(error)  # type: ignore[arg-type]
+            if not retryable:
+                log.info("%s for %s failed: %s", action, mask_code(code), error)
+                raise error
+            wait = policy.delay(budget.attempts, retry_after, self._rng)
+            if not policy.allows(budget.attempts, self._clock() - budget.started, wait):
+                log.warning("%s for %s failed after %d attempt(s): %s", action, mask_code(code),
+                            budget.attempts, error)
+                raise error
+            log.warning("%s for %s failed (%s); retry %d/%d in %.2fs", action, mask_code(code),
+                        error, budget.attempts + 1, policy.max_attempts, wait)
+            self._sleep(wait)
+
+    def _prepare(self, action: str, params: Mapping[str, str]) -> requests.PreparedRequest:
+        """A freshly signed POST for one attempt."""
+        nonce = self._nonce()
+        timestamp = signing.format_timestamp(self._utcnow())
+        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
+        if self.signature_version == "v1":
+            signed_params = signing.v1_common_params(
+                self.access_key_id, action, nonce=nonce, timestamp=timestamp,
+                security_token=self._security_token,
+            )
+            signed_params.update(params)
+            signature = signing.sign_v1("POST", signed_params, self._access_key_secret)
+            url = f"{self.endpoint}/?{signing.v1_query_string(signed_params, signature)}"
+        else:
+            signed_headers = {
+                "host": self._host,
+                "x-acs-action": action,
+                "x-acs-version": signing.API_VERSION,
+                "x-acs-date": timestamp,
+                "x-acs-signature-nonce": nonce,
+                "x-acs-content-sha256": signing.EMPTY_SHA256,
+            }
+            if self._security_token:
+                signed_headers["x-acs-security-token"] = self._security_token
+            headers.update(signed_headers)
+            headers["Host"] = headers.pop("host")
+            headers["Authorization"] = signing.authorization_v3(
+                "POST", "/", params, signed_headers, self.access_key_id, self._access_key_secret
+            )
+            query = signing.canonical_query_v3(params)
+            url = f"{self.endpoint}/" + (f"?{query}" if query else "")
+        return self.session.prepare_request(requests.Request("POST", url, headers=headers))
+
+    def _interpret(
+        self, response: requests.Response, action: str, code: str
+    ) -> tuple[dict[str, Any], str | None] | MarketplaceError:
+        """The JSON answer and request id of a success, or the error an answer stands for."""
+        status = response.status_code
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            payload = None
+        request_id = (payload or {}).get("RequestId") or response.headers.get("x-acs-request-id")
+        error_code = (payload or {}).get("Code")
+        success_shape = payload is not None and ("License" in payload or "Success" in payload)
+
+        if 200 <= status < 300 and payload is not None and (success_shape or not error_code):
+            return payload, request_id
+        if payload is None and (200 <= status < 500) and status != 429:
+            return BadResponse(
+                f"{action}: the answer (HTTP {status}) is not a JSON object",
+                code="BadResponse", request_id=request_id, http_status=status,
+            )
+
+        kind = error_for_code(error_code, status)
+        raw_message = (payload or {}).get("Message") or f"HTTP {status}"
+        message = redact(f"{action}: {raw_message}", codes=[code],
+                         secrets=[self._access_key_secret, self._security_token])
+        kwargs: dict[str, Any] = dict(
+            code=error_code, request_id=request_id, http_status=status, advice=kind.advice
+        )
+        if kind.cls is Throttled:
+            return Throttled(
+                message, retry_after=parse_retry_after(response.headers.get("x-acs-retry-after")),
+                **kwargs,
+            )
+        return kind.cls(message, **kwargs)
+
+
+def _parse_endpoint(endpoint: str) -> tuple[str, str]:
+    """``(scheme://host[:port], host[:port])``; refuses a path, query or unknown scheme."""
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"endpoint must be http(s)://host[:port], not {endpoint!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"endpoint must have no path or query: {endpoint!r}")
+    return f"{parts.scheme}://{parts.netloc}", parts.netloc
+
+
+def _check_code(code: str) -> str:
+    if not isinstance(code, str) or not code.strip():
+        raise ValueError("an authorization code is required")
+    return code.strip()

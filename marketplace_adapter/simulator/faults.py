@@ -1,0 +1,59 @@
+"""Injected faults: the next N Market API requests fail the way the real service sometimes does.
+
+Kinds:
+- ``throttle``: HTTP 400 ``Throttling.User`` (or the ``code`` given) with ``x-acs-retry-after``.
+- ``server_error``: HTTP 503 ``ServiceUnavailable`` (or ``status`` 500 ``InternalError``).
+- ``slow``: the request is processed, then the answer waits ``delay`` seconds; a client that
+  times out first never sees it (so a slow ActivateLicense does activate the code).
+- ``not_json``: an HTML page instead of JSON, HTTP 200 by default (a proxy's error page).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+__all__ = ["Fault", "FAULT_KINDS"]
+
+FAULT_KINDS = ("throttle", "server_error", "slow", "not_json")
+
+
+@dataclass
+class Fault:
+    kind: str
+    remaining: int = 1
+    actions: frozenset[str] | None = None
+    status: int | None = None
+    code: str | None = None
+    retry_after_ms: int | None = None
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
+        if self.remaining < 1:
+            raise ValueError("a fault needs a count of at least 1")
+        if self.kind == "slow" and self.delay <= 0:
+            raise ValueError("a slow fault needs a positive delay (seconds)")
+        if self.actions is not None:
+            self.actions = frozenset(self.actions)
+
+    @classmethod
+    def create(cls, kind: str, count: int = 1, *, actions: Iterable[str] | str | None = None,
+               status: int | None = None, code: str | None = None,
+               retry_after_ms: int | None = None, delay: float | None = None) -> "Fault":
+        if isinstance(actions, str):
+            actions = [actions]
+        return cls(kind=kind, remaining=int(count),
+                   actions=frozenset(actions) if actions else None,
+                   status=int(status) if status is not None else None, code=code,
+                   retry_after_ms=int(retry_after_ms) if retry_after_ms is not None else None,
+                   delay=float(delay or 0.0))
+
+    def applies_to(self, action: str | None) -> bool:
+        return self.actions is None or action in self.actions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "remaining": self.remaining,
+                "actions": sorted(self.actions) if self.actions else None, "status": self.status,
+                "code": self.code, "retry_after_ms": self.retry_after_ms, "delay": self.delay}
