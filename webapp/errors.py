@@ -8,6 +8,7 @@ refresh the page (`HX-Refresh`), which fetches a fresh token.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -57,14 +58,13 @@ def api_error(code: str, message: str, status: int, **extra) -> Response:
     return response
 
 
-def _retry_after(error: HTTPException) -> str | None:
-    limit = getattr(request, "view_rate_limit", None)
-    if limit is not None:
-        import time
+def _retry_after() -> str:
+    """Seconds until the breached limit resets."""
+    from .extensions import limiter
 
-        reset = limit[1][0] if isinstance(limit[1], tuple) else None
-        if reset:
-            return str(max(1, int(reset - time.time())))
+    limit = limiter.current_limit
+    if limit is not None and limit.reset_at:
+        return str(max(1, int(limit.reset_at - time.time())))
     return "60"
 
 
@@ -85,11 +85,12 @@ def handle_http_error(error: HTTPException):
             render_template("errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError)),
             status=status,
         )
+    framework_headers = error.get_response().headers
     for name in ("Allow", "Retry-After"):
-        if name in (error.get_response().headers if hasattr(error, "get_response") else {}):
-            response.headers[name] = error.get_response().headers[name]
+        if name in framework_headers:
+            response.headers[name] = framework_headers[name]
     if status == 429 and "Retry-After" not in response.headers:
-        response.headers["Retry-After"] = _retry_after(error)
+        response.headers["Retry-After"] = _retry_after()
     return response
 
 
