@@ -1,5 +1,42 @@
-"""The vendor side (issuing, redemption, keys, renewals): see issue 5."""
+"""The vendor side: staff issue product keys, buyers redeem codes, renewals are caught (issue 5).
+
+- `marketplace`: the `MarketplaceClient` built from the configuration (the simulator in-process
+  when there are no credentials); `specs`: `MARKETPLACE_SPECS`.
+- `rules` (pure) and `issuing`: the issuing steps of overview.md; `redeem`: self-service, rate
+  limited, and the `state.services["redeem"]` callable of the redemption interface.
+- `search`, `explain`, `reconcile`: finding, decoding and renewing keys.
+- `views` (staff pages), `public` (the buyers' redeem page), `api` (`/api/v1`), `cli`.
+"""
+from __future__ import annotations
 
 
 def init_app(app, state) -> None:
-    """Register the vendor side's blueprints and nav items."""
+    """Register the vendor side's blueprints, nav items, homes and the redemption service."""
+    from . import api, marketplace, public, redeem, views
+
+    app.config.setdefault("MARKETPLACE_RECONCILE_CONCURRENCY", 4)
+    app.config.setdefault("LICENSE_PENDING_WAIT", 5.0)
+    app.config.setdefault("VENDOR_REDEEM_CLIENT_LIMITS", redeem.CLIENT_LIMITS)
+    app.config.setdefault("VENDOR_REDEEM_CODE_LIMITS", redeem.CODE_LIMITS)
+    market = marketplace.init_app(app)
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+
+    state.add_nav("vendor.issue_page", "Issue product key", "issuer")
+    state.add_nav("vendor.keys", "Keys", "issuer")
+    state.add_nav("vendor.attention", "Needs attention", "issuer")
+    state.add_nav("vendor.decode", "Key decoder", "issuer")
+    state.add_nav("vendor.audit_log", "Audit log", "issuer")
+    state.add_nav("vendor.offline", "Offline keys", "admin")
+    if market.simulated:
+        state.add_nav("vendor.demo_codes", "Demo codes", "issuer")
+    state.homes["issuer"] = "vendor.issue_page"
+    state.homes["admin"] = "vendor.issue_page"
+    state.services["redeem"] = redeem.service
+
+    from .issuing import mask_uid
+
+    app.add_template_filter(lambda value: value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "", "vendor_time")
+    app.add_template_global(mask_uid, "vendor_mask_uid")

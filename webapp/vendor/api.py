@@ -1,0 +1,112 @@
+"""The vendor JSON API (`/api/v1`): product keys for staff tools, redemption for buyers.
+
+Thin: the rules live in `issuing`, `redeem` and `search`.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..auth import api_roles_required, bearer_user
+from ..errors import api_error
+from ..extensions import csrf
+from . import search
+from .issuing import issue_from_code, mask_uid
+from .redeem import license_json, redeem_with_status
+from .rules import IssueError
+
+bp = Blueprint("vendor_api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def _error(exc: IssueError):
+    response = api_error(exc.code, exc.message, exc.http_status)
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(int(exc.retry_after))
+    return response
+
+
+def _body() -> dict | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _bad_body():
+    return api_error(
+        "bad_request",
+        'Send a JSON object {"authorizationCode": "...", "installId": "..."} with Content-Type: application/json.',
+        400,
+    )
+
+
+def _text(body: dict, name: str) -> str:
+    value = body.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@bp.post("/product-keys")
+@api_roles_required("issuer")
+def create_product_key():
+    body = _body()
+    if body is None:
+        return _bad_body()
+    try:
+        issued = issue_from_code(_text(body, "authorizationCode"), _text(body, "installId"),
+                                 actor=bearer_user().email)
+    except IssueError as exc:
+        return _error(exc)
+    answer = {"productKey": issued.key.product_key, "license": license_json(issued.key),
+              "installId": issued.key.install_id, "change": issued.change}
+    return jsonify(answer), 201 if issued.created else 200
+
+
+@bp.get("/product-keys")
+@api_roles_required("issuer")
+def list_product_keys():
+    args = request.args
+    try:
+        query = search.KeyQuery.from_api(args)
+        page = search.search_keys(query, cursor=args.get("cursor"), limit=args.get("limit", type=int))
+    except search.SearchError as exc:
+        return api_error(exc.code, exc.message, 422)
+    return jsonify({"items": [item_json(row) for row in page.rows], "next": page.next_cursor})
+
+
+def item_json(row: search.KeyRow) -> dict:
+    key, binding = row.key, row.binding
+    return {
+        "id": key.id,
+        "installId": key.install_id,
+        "seq": key.seq,
+        "status": row.status,
+        "type": key.type,
+        "channel": key.channel,
+        "reference": key.reference,
+        "code": binding.masked_code if binding is not None else None,
+        "aliUid": mask_uid(binding.ali_uid) if binding is not None and binding.ali_uid else None,
+        "product": key.product,
+        "aku": key.aku,
+        "kid": key.kid,
+        "issuedAt": _iso(key.issued_at),
+        "notBefore": _iso(key.not_before),
+        "expiresAt": _iso(key.expires_at),
+        "issuedBy": key.issued_by,
+        "supersededBy": key.superseded_by,
+        "reason": key.reason,
+        "productKey": key.product_key,
+    }
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+@bp.post("/redeem")
+def redeem_code():
+    body = _body()
+    if body is None:
+        return _bad_body()
+    try:
+        answer, created = redeem_with_status(_text(body, "authorizationCode"), _text(body, "installId"))
+    except IssueError as exc:
+        return _error(exc)
+    return jsonify(answer), 201 if created else 200

@@ -1,0 +1,172 @@
+"""Explaining keys to support: the decoder (paste any key) and a key's timeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .. import product_key
+from ..extensions import db
+from ..issuance import current_key
+from ..models.audit import AuditEvent
+from ..models.signing import IssuedKey, SigningKey
+from ..models.vendor import CodeBinding
+from ..signing_keys import public_keys
+
+
+@dataclass
+class Decoded:
+    text: str
+    envelope: dict | None = None
+    error: product_key.ProductKeyError | None = None  # why it could not be decoded or verified
+    signature_valid: bool | None = None  # None: not checked (the envelope is unreadable)
+    kid: str | None = None
+    kid_known: bool = False
+    kid_active: bool = False
+    verified: product_key.ProductKey | None = None
+    record: IssuedKey | None = None
+    record_matches: bool = False  # the stored key is this very text
+    superseded_by: IssuedKey | None = None
+    install_current: IssuedKey | None = None
+    binding: CodeBinding | None = None
+
+    @property
+    def terms(self) -> dict | None:
+        if self.verified is not None:
+            return self.verified.license.to_json()
+        lic = (self.envelope or {}).get("license")
+        return lic if isinstance(lic, dict) else None
+
+    @property
+    def install_id(self) -> str | None:
+        if self.verified is not None:
+            return self.verified.install_id
+        value = (self.envelope or {}).get("installId")
+        return value if isinstance(value, str) else None
+
+
+def decode_key(text: str) -> Decoded:
+    """Everything support wants to know about a pasted key; never raises for bad input."""
+    result = Decoded(text=(text or "").strip())
+    try:
+        result.envelope = product_key.decode(result.text)
+    except product_key.ProductKeyError as exc:
+        result.error = exc
+        return result
+    result.kid = result.envelope["signature"]["kid"]
+    signer = db.session.scalar(db.select(SigningKey).where(SigningKey.kid == result.kid))
+    result.kid_known = signer is not None
+    result.kid_active = bool(signer and signer.active)
+    try:
+        result.verified = product_key.verify(result.text, product_key.load_public_keys(public_keys()))
+        result.signature_valid = True
+    except product_key.ProductKeyError as exc:
+        result.error = exc
+        result.signature_valid = exc.code != "signature_invalid"
+    lic = result.envelope.get("license")
+    key_id = lic.get("id") if isinstance(lic, dict) else None
+    if isinstance(key_id, str):
+        result.record = db.session.get(IssuedKey, key_id)
+    if result.record is not None:
+        result.record_matches = result.signature_valid is True and _same_key(result.record.product_key, result.text)
+        if result.record.superseded_by:
+            result.superseded_by = db.session.get(IssuedKey, result.record.superseded_by)
+        if result.record.binding_id:
+            result.binding = db.session.get(CodeBinding, result.record.binding_id)
+        result.install_current = current_key(result.record.install_id)
+    elif result.install_id:
+        result.install_current = current_key(result.install_id.lower())
+    return result
+
+
+def _same_key(stored: str, pasted: str) -> bool:
+    try:
+        return product_key.decode(stored) == product_key.decode(pasted)
+    except product_key.ProductKeyError:
+        return False
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    title: str
+    text: str = ""
+    actor: str | None = None
+    level: str = "info"  # info | ok | warning | danger | muted
+    link_key: str | None = None
+    future: bool = False
+
+
+@dataclass
+class Timeline:
+    key: IssuedKey
+    binding: CodeBinding | None
+    entries: list[TimelineEntry] = field(default_factory=list)
+
+
+ACTION_TITLES = {
+    "key_issued": "Key issued",
+    "code_bound": "Authorization code bound",
+    "code_activated": "Activated at the marketplace",
+    "code_activation_failed": "Marketplace activation failed",
+    "code_transferred": "Authorization code transferred",
+    "license_replaced": "License replaced",
+    "redeem_refused": "Redemption refused",
+}
+
+
+def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
+    """The key's life: its code's binding and activation, its issue, what superseded it, expiry."""
+    now = now or datetime.now(timezone.utc)
+    binding = db.session.get(CodeBinding, key.binding_id) if key.binding_id else None
+    subjects = [f"key:{key.id}"]
+    if binding is not None:
+        subjects.append(f"code:{binding.id}")
+    events = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.subject.in_(subjects)).order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    result = Timeline(key=key, binding=binding)
+    for event in events:
+        if event.subject.startswith("code:") and event.install_id and event.install_id != key.install_id \
+                and event.action != "code_transferred":
+            continue
+        after = event.after if isinstance(event.after, dict) else {}
+        text = ""
+        level = "info"
+        if event.action == "key_issued":
+            if event.subject != f"key:{key.id}":
+                continue
+            change = after.get("change")
+            text = f"seq {after.get('seq')}, {after.get('aku')} AKU until {after.get('expiresAt')}"
+            if change:
+                text += f" ({change.replace('_', ' ')})"
+            level = "ok"
+        elif event.action == "code_transferred":
+            text = f"from {(event.before or {}).get('installId')} to {after.get('installId')}"
+            level = "warning"
+        elif event.action == "license_replaced":
+            if event.subject == f"key:{key.id}":
+                text = "this key's license was replaced by code " + str(after.get("code"))
+            level = "warning"
+        elif event.action == "code_activation_failed":
+            text = str(after.get("error") or "")
+            level = "danger"
+        elif event.action == "code_bound":
+            text = f"{after.get('code')} to install ID {event.install_id}"
+        if event.detail:
+            text = (text + " · " if text else "") + f"reason: {event.detail}"
+        result.entries.append(TimelineEntry(at=event.at, title=ACTION_TITLES.get(event.action, event.action),
+                                            text=text, actor=event.actor, level=level))
+    if not any(e.title == "Key issued" for e in result.entries):
+        result.entries.append(TimelineEntry(at=key.issued_at, title="Key issued", actor=key.issued_by,
+                                            text=f"seq {key.seq}, {key.aku} AKU", level="ok"))
+    if key.superseded_by:
+        newer = db.session.get(IssuedKey, key.superseded_by)
+        if newer is not None:
+            result.entries.append(TimelineEntry(
+                at=newer.issued_at, title="Superseded", actor=newer.issued_by, level="muted",
+                text=f"by seq {newer.seq} ({newer.aku} AKU until {newer.expires_at:%Y-%m-%d})", link_key=newer.id))
+    result.entries.append(TimelineEntry(
+        at=key.expires_at, title="Expires" if key.expires_at > now else "Expired",
+        level="muted" if key.expires_at > now else "danger", future=key.expires_at > now))
+    result.entries.sort(key=lambda e: e.at)
+    return result

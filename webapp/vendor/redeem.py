@@ -1,0 +1,105 @@
+"""Self-service redemption: a buyer turns an authorization code into a product key.
+
+The same steps and rules as staff issuing (`issuing.issue_from_code`), without transfer or
+replace, rate limited (10 a minute and 50 a day per client, 5 an hour per code), answering
+only the key and its own terms. `redeem` is also what the environment side calls in-process
+in role `both` (`state.services["redeem"]`).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from flask import current_app, has_request_context
+from limits import parse_many
+
+from .. import audit, product_key
+from ..datakey import mask
+from ..extensions import client_address, limiter
+from ..models.signing import IssuedKey
+from .issuing import code_hash, issue_from_code
+from .rules import IssueError, normalize_code
+
+CLIENT_LIMITS = "10/minute;50/day"
+CODE_LIMITS = "5/hour"
+
+
+def license_json(key: IssuedKey) -> dict:
+    """The `license` member of the key, as signed."""
+    return product_key.License(
+        id=key.id, seq=key.seq, type=key.type, channel=key.channel, reference=key.reference,
+        product=key.product, aku=key.aku, issued_at=key.issued_at, not_before=key.not_before,
+        expires_at=key.expires_at,
+    ).to_json()
+
+
+def _enabled() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True)) and getattr(limiter, "enabled", True)
+
+
+def _hit(limits_text: str, scope: str, identity: str) -> None:
+    strategy = limiter.limiter
+    for item in parse_many(limits_text):
+        if not strategy.hit(item, "redeem", scope, identity):
+            reset = strategy.get_window_stats(item, "redeem", scope, identity).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            what = "from this address" if scope == "client" else "for this authorization code"
+            raise IssueError(
+                "rate_limited",
+                f"Too many redemption attempts {what} (at most {item}). Wait {wait} seconds and "
+                "try again; if the code keeps failing, contact support.",
+                429,
+                retry_after=wait,
+            )
+
+
+def check_limits(code: str | None, client: str) -> None:
+    """Per client first, then per code (by its keyed hash, never the code itself)."""
+    if not _enabled():
+        return
+    config = current_app.config
+    _hit(config.get("VENDOR_REDEEM_CLIENT_LIMITS", CLIENT_LIMITS), "client", client)
+    if code:
+        _hit(config.get("VENDOR_REDEEM_CODE_LIMITS", CODE_LIMITS), "code", code_hash(code))
+
+
+def _actor() -> str:
+    if not has_request_context():
+        return "buyer (self-service)"
+    name = current_app.extensions["license_platform"].actor_name()
+    return "buyer (self-service)" if name == "anonymous" else f"buyer via {name}"
+
+
+def redeem(authorization_code: str, install_id: str, *, client: str | None = None) -> dict:
+    """`{"productKey", "license"}`; raises `IssueError` (a `RedeemError`)."""
+    return redeem_with_status(authorization_code, install_id, client=client)[0]
+
+
+def redeem_with_status(authorization_code: str, install_id: str, *, client: str | None = None) -> tuple[dict, bool]:
+    """The answer, and whether a new key was signed (False: the stored key, nothing changed)."""
+    if client is None:
+        client = client_address() if has_request_context() else "local"
+    try:
+        code = normalize_code(authorization_code)
+    except IssueError:
+        code = None
+    check_limits(code, client)
+    actor = _actor()
+    try:
+        issued = issue_from_code(authorization_code, install_id, actor=actor, staff=False)
+    except IssueError as exc:
+        if exc.code not in ("invalid_install_id",) and code:
+            audit.record("redeem_refused", actor=actor, subject=None, install_id=_install_or_none(install_id),
+                         after={"code": mask(code), "error": exc.code}, commit=True)
+        raise
+    return {"productKey": issued.key.product_key, "license": license_json(issued.key)}, issued.created
+
+
+def _install_or_none(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    return value if len(value) == 32 else None
+
+
+def service(authorization_code: str, install_id: str) -> dict:
+    """The callable registered as `state.services["redeem"]` (the redemption interface)."""
+    return redeem(authorization_code, install_id)

@@ -1,0 +1,368 @@
+"""Staff pages (roles `issuer` and `admin`): issue, keys, decoder, audit log, needs attention,
+offline keys, demo codes. Thin: every rule lives in `issuing`, `search`, `explain`, `reconcile`.
+
+Every form works as a plain POST; htmx swaps the fragment that the full page includes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from .. import audit
+from ..auth import roles_required
+from ..extensions import db
+from ..htmx import render, trigger, wants_fragment
+from ..models.audit import AuditEvent
+from ..models.signing import IssuedKey
+from . import explain, reconcile as reconciling, search
+from .issuing import issue_from_code, issue_offline, verify_code
+from .marketplace import market
+from .rules import CHANGE_LABELS, IssueError, normalize_code, normalize_install_id
+
+bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+
+
+def _actor() -> str:
+    return current_app.extensions["license_platform"].actor_name()
+
+
+def _form_values() -> dict:
+    return {
+        "code": (request.form.get("code") or "").strip(),
+        "install_id": (request.form.get("install_id") or "").strip(),
+    }
+
+
+def _field_errors(values: dict) -> dict:
+    errors = {}
+    try:
+        normalize_code(values["code"])
+    except IssueError as exc:
+        errors["code"] = exc.message
+    try:
+        normalize_install_id(values["install_id"])
+    except IssueError as exc:
+        errors["install_id"] = exc.message
+    return errors
+
+
+def _panel(status: int = 200, **context):
+    context.setdefault("values", {"code": "", "install_id": request.args.get("install_id", "")})
+    context.setdefault("field_errors", {})
+    context.setdefault("change_labels", CHANGE_LABELS)
+    return render("vendor/issue.html", "vendor/_issue_panel.html", status, **context)
+
+
+# ------------------------------------------------------------------ issue
+
+
+@bp.get("/issue")
+@roles_required("issuer")
+def issue_page():
+    return _panel()
+
+
+@bp.post("/issue/verify")
+@roles_required("issuer")
+def verify():
+    values = _form_values()
+    errors = _field_errors(values)
+    if errors:
+        return _panel(422, values=values, field_errors=errors)
+    verification = verify_code(values["code"], values["install_id"])
+    return _panel(values=values, verification=verification)
+
+
+@bp.post("/issue")
+@roles_required("issuer")
+def issue():
+    values = _form_values()
+    errors = _field_errors(values)
+    if errors:
+        return _panel(422, values=values, field_errors=errors)
+    transfer = request.form.get("transfer") == "1"
+    replace = request.form.get("replace") == "1"
+    if (transfer or replace) and not current_user.has_role("admin"):
+        abort(403)
+    reason = (request.form.get("reason") or "").strip() or None
+    try:
+        issued = issue_from_code(values["code"], values["install_id"], actor=_actor(),
+                                 transfer=transfer, replace=replace, reason=reason)
+    except IssueError as exc:
+        verification = None
+        if exc.code in ("code_bound_elsewhere", "install_has_license", "reason_required"):
+            verification = verify_code(values["code"], values["install_id"])
+        return _panel(422, values=values, error=exc, verification=verification)
+    if not wants_fragment():
+        flash("Product key issued." if issued.created else "Nothing changed: this is the stored key.", "success")
+        return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
+    response = _panel(values=values, issued=issued)
+    return trigger(response, "key-issued") if issued.created else response
+
+
+# ------------------------------------------------------------------ keys
+
+
+@bp.get("/keys")
+@roles_required("issuer")
+def keys():
+    query = search.KeyQuery.from_page(request.args)
+    try:
+        page = search.search_keys(query, cursor=request.args.get("cursor"))
+    except search.SearchError as exc:
+        flash(exc.message, "error")
+        page = search.search_keys(query)
+    return render("vendor/keys.html", "vendor/_key_results.html", page=page, query=query,
+                  statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status=query.status or "")
+
+
+@bp.get("/keys/<key_id>")
+@roles_required("issuer")
+def key_detail(key_id: str):
+    key = db.session.get(IssuedKey, key_id) or abort(404)
+    tl = explain.timeline(key)
+    binding = tl.binding
+    status = search.row_status(key, binding, datetime.now(timezone.utc))
+    return render("vendor/key.html", "vendor/_timeline.html", key=key, timeline=tl, binding=binding,
+                  status=status, status_label=search.STATUS_LABELS[status])
+
+
+# ------------------------------------------------------------------ decoder
+
+
+@bp.route("/decode", methods=["GET", "POST"])
+@roles_required("issuer")
+def decode():
+    decoded = None
+    if request.method == "POST":
+        decoded = explain.decode_key(request.form.get("product_key", ""))
+    return render("vendor/decode.html", "vendor/_decoded.html", decoded=decoded)
+
+
+# ------------------------------------------------------------------ audit log
+
+AUDIT_PAGE = 50
+
+
+def _audit_query():
+    args = request.args
+    stmt = db.select(AuditEvent)
+    filters = {}
+    for name, column in (("action", AuditEvent.action), ("actor", AuditEvent.actor),
+                         ("install_id", AuditEvent.install_id), ("subject", AuditEvent.subject)):
+        value = (args.get(name) or "").strip()
+        if value:
+            filters[name] = value
+            stmt = stmt.where(column == (value.lower() if name == "install_id" else value))
+    for name, op in (("since", "ge"), ("until", "lt")):
+        value = (args.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        filters[name] = value
+        stmt = stmt.where(AuditEvent.at >= day if op == "ge" else AuditEvent.at < day + timedelta(days=1))
+    return stmt, filters
+
+
+@bp.get("/audit")
+@roles_required("issuer")
+def audit_log():
+    stmt, filters = _audit_query()
+    before = request.args.get("before", type=int)
+    if before:
+        stmt = stmt.where(AuditEvent.id < before)
+    events = db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)).all()
+    next_before = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    actions = db.session.scalars(db.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    return render("vendor/audit.html", "vendor/_audit_results.html", events=events[:AUDIT_PAGE],
+                  next_before=next_before, filters=filters, actions=actions)
+
+
+def _csv_cell(value) -> str:
+    import json
+
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text  # no formulas when opened in a spreadsheet
+    return text
+
+
+@bp.get("/audit.csv")
+@roles_required("issuer")
+def audit_csv():
+    stmt, _ = _audit_query()
+    stmt = stmt.order_by(AuditEvent.id.desc()).limit(100_000)
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "at", "actor", "action", "subject", "install_id", "before", "after", "detail", "ip"])
+        for event in db.session.scalars(stmt).yield_per(500):
+            writer.writerow([event.id, event.at.strftime("%Y-%m-%dT%H:%M:%SZ"), _csv_cell(event.actor),
+                             _csv_cell(event.action), _csv_cell(event.subject), _csv_cell(event.install_id),
+                             _csv_cell(event.before), _csv_cell(event.after), _csv_cell(event.detail),
+                             _csv_cell(event.ip)])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        if buffer.getvalue():
+            yield buffer.getvalue()
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Response(rows(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
+
+
+# ------------------------------------------------------------------ needs attention
+
+
+def _attention(status: int = 200, **context):
+    findings = reconciling.attention()
+    last_run = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "reconcile_run")
+                                 .order_by(AuditEvent.id.desc()))
+    return render("vendor/attention.html", "vendor/_attention.html", status,
+                  needs=[f for f in findings if f.needs_key],
+                  lost=[f for f in findings if f.kind in reconciling.LOST],
+                  other=[f for f in findings if not f.needs_key and f.kind not in reconciling.LOST],
+                  last_run=last_run, **context)
+
+
+@bp.get("/attention")
+@roles_required("issuer")
+def attention():
+    return _attention()
+
+
+@bp.post("/attention/check")
+@roles_required("issuer")
+def attention_check():
+    report = reconciling.reconcile(actor=_actor())
+    counts = report.counts()
+    message = (f"Read {counts['checked']} code(s) from the marketplace"
+               + (f"; {counts['unreadable']} could not be read." if counts["unreadable"] else "."))
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(url_for("vendor.attention"), code=303)
+    return _attention(message=message)
+
+
+@bp.post("/attention/<int:binding_id>/issue")
+@roles_required("issuer")
+def attention_issue(binding_id: int):
+    try:
+        issued = reconciling.issue_for_binding(binding_id, actor=_actor())
+    except IssueError as exc:
+        if not wants_fragment():
+            flash(exc.message, "error")
+            return redirect(url_for("vendor.attention"), code=303)
+        return _attention(422, error=exc)
+    if not wants_fragment():
+        flash(f"Issued key seq {issued.key.seq} for {issued.key.install_id}.", "success")
+        return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
+    return trigger(_attention(issued=issued), "key-issued")
+
+
+# ------------------------------------------------------------------ offline keys (admin)
+
+
+def _offline_values() -> dict:
+    form = request.form
+    return {name: (form.get(name) or "").strip()
+            for name in ("install_id", "aku", "days", "contract", "type", "reason")}
+
+
+@bp.route("/offline", methods=["GET", "POST"])
+@roles_required("admin")
+def offline():
+    values = {"install_id": request.args.get("install_id", ""), "aku": "", "days": "", "contract": "",
+              "type": request.args.get("type", "subscription"), "reason": ""}
+    if request.method == "GET":
+        return render("vendor/offline.html", "vendor/_offline_panel.html", values=values, field_errors={})
+    values = _offline_values()
+    errors = {}
+    try:
+        normalize_install_id(values["install_id"])
+    except IssueError as exc:
+        errors["install_id"] = exc.message
+    aku = values["aku"]
+    if not aku.isdigit() or int(aku) < 1:
+        errors["aku"] = "AKU must be a whole number of at least 1."
+    days = values["days"]
+    if not days.isdigit() or not 1 <= int(days) <= 3660:
+        errors["days"] = "Days must be a whole number from 1 to 3660."
+    if not values["contract"]:
+        errors["contract"] = ("Give the contract number." if values["type"] != "trial-extension"
+                              else "Give a reference (e.g. the trial-extension ticket).")
+    if not values["reason"]:
+        errors["reason"] = "Give a reason: it goes to the audit log."
+    if values["type"] not in ("subscription", "trial-extension"):
+        errors["type"] = "Choose offline contract or trial extension."
+    if errors:
+        return render("vendor/offline.html", "vendor/_offline_panel.html", 422, values=values, field_errors=errors)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        issued = issue_offline(install_id=values["install_id"], aku=int(aku),
+                               expires_at=now + timedelta(days=int(days)), contract=values["contract"],
+                               key_type=values["type"], reason=values["reason"], actor=_actor(), now=now)
+    except IssueError as exc:
+        return render("vendor/offline.html", "vendor/_offline_panel.html", 422, values=values, field_errors={},
+                      error=exc)
+    if not wants_fragment():
+        flash("Product key issued.", "success")
+        return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
+    return trigger(render("vendor/offline.html", "vendor/_offline_panel.html", values=values, field_errors={},
+                          issued=issued), "key-issued")
+
+
+# ------------------------------------------------------------------ demo codes
+
+
+def _simulator():
+    sim = market().simulator
+    if sim is None:
+        abort(404)
+    return sim
+
+
+@bp.get("/demo-codes")
+@roles_required("issuer")
+def demo_codes():
+    sim = _simulator()
+    return render("vendor/demo_codes.html", "vendor/_demo_codes.html", codes=sim.list_codes(),
+                  specs=market().specs, now=datetime.now(timezone.utc))
+
+
+@bp.post("/demo-codes/action")
+@roles_required("issuer")
+def demo_code_action():
+    """The simulator's control interface, for demonstrating renewals: staff play the marketplace."""
+    sim = _simulator()
+    code = request.form.get("code", "")
+    action = request.form.get("action", "")
+    try:
+        if action == "renew":
+            sim.renew(code, days=30)
+        elif action.startswith("spec:"):
+            sim.change_specification(code, action[5:])
+        elif action == "discard":
+            sim.discard(code)
+        else:
+            abort(400)
+    except (KeyError, ValueError) as exc:
+        flash(f"The simulator refused: {exc}", "error")
+    else:
+        audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": "****" + code[-4:]},
+                     commit=True)
+    if not wants_fragment():
+        return redirect(url_for("vendor.demo_codes"), code=303)
+    return render("vendor/demo_codes.html", "vendor/_demo_codes.html", codes=sim.list_codes(),
+                  specs=market().specs, now=datetime.now(timezone.utc))
