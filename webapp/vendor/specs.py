@@ -34,7 +34,7 @@ def parse_specs(source: str | Mapping[str, Any] | None) -> dict[str, Spec]:
         data: Any = source
     else:
         text = source.strip()
-        if not text.startswith("{"):
+        if not text.startswith(("{", "[")):
             try:
                 with open(text, encoding="utf-8") as fh:
                     text = fh.read()
