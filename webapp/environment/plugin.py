@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, has_request_context
 from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -114,7 +114,7 @@ def operator_page(view):
 
 def may_see_license() -> bool:
     """Whether the current visitor sees the license badge and banners (operators and admins)."""
-    if not request:
+    if not has_request_context():
         return False
     state = current_app.extensions["license_platform"]
     if state.login_check is not None:

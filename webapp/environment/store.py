@@ -221,6 +221,7 @@ def verify(text: str) -> product_key.ProductKey:
 
 def inspect_key(text: str, *, actor: str | None = None) -> sm.Preview:
     """Verify a key and compare it with what runs now; a refusal is recorded and raised."""
+    _refuse_blank(text)
     before = current_license(fresh=True)
     try:
         key = verify(text)
@@ -229,6 +230,12 @@ def inspect_key(text: str, *, actor: str | None = None) -> sm.Preview:
         record_refusal(text, exc.code, exc.message, actor=actor)
         raise
     return sm.preview(key, before, already_active=already)
+
+
+def _refuse_blank(text: object) -> None:
+    """An empty submission is not a key: refused with the codec's words, not recorded."""
+    if not isinstance(text, str) or not text.strip():
+        product_key.decode(text if isinstance(text, str) else "")
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,7 @@ def apply_key(
     The same key again is "already active" and is not recorded again. Every refusal is
     recorded in the activation history and the audit log, then raised (ProductKeyError).
     """
+    _refuse_blank(text)
     actor = actor or audit.current_actor_name()
     before = current_license(fresh=True)
     try:
