@@ -1,7 +1,7 @@
 """Finding issued keys: by install ID, whole code, last 4 of a code, buyer account, status.
 
 Every condition uses an index (install ID, the code's keyed hash, the last 4, the AliUid,
-the key's status and expiry). Pages are cursors over (issued_at, id), newest first.
+the key's status and expiry). Pages are cursors over (issued_at, seq, id), newest first.
 """
 from __future__ import annotations
 
@@ -153,15 +153,15 @@ def _text_condition(text: str):
 
 
 def encode_cursor(key: IssuedKey) -> str:
-    raw = f"{key.issued_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{key.id}"
+    raw = f"{key.issued_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{key.seq}|{key.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, key_id = raw.split("|", 1)
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc), key_id
+        stamp, seq, key_id = raw.split("|", 2)
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc), int(seq), key_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise SearchError("invalid_cursor", "cursor is not one this API gave out; start again without it.") from None
 
@@ -190,9 +190,14 @@ def search_keys(query: KeyQuery, *, cursor: str | None = None, limit: int | None
     elif query.status == "renewed":
         stmt = stmt.where(IssuedKey.expires_at > now, _renewed_condition())
     if cursor:
-        at, key_id = decode_cursor(cursor)
-        stmt = stmt.where(or_(IssuedKey.issued_at < at, and_(IssuedKey.issued_at == at, IssuedKey.id < key_id)))
-    stmt = stmt.order_by(IssuedKey.issued_at.desc(), IssuedKey.id.desc()).limit(limit + 1)
+        at, seq, key_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(
+            IssuedKey.issued_at < at,
+            and_(IssuedKey.issued_at == at, IssuedKey.seq < seq),
+            and_(IssuedKey.issued_at == at, IssuedKey.seq == seq, IssuedKey.id < key_id),
+        ))
+    # Newest first; within one second, the higher seq first (the order of one install's keys).
+    stmt = stmt.order_by(IssuedKey.issued_at.desc(), IssuedKey.seq.desc(), IssuedKey.id.desc()).limit(limit + 1)
     found = db.session.execute(stmt).all()
     rows = [KeyRow(key, binding, row_status(key, binding, now)) for key, binding in found[:limit]]
     next_cursor = encode_cursor(found[limit - 1][0]) if len(found) > limit else None

@@ -9,7 +9,7 @@ import csv
 import io
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from .. import audit
@@ -112,12 +112,12 @@ def issue():
 def keys():
     query = search.KeyQuery.from_page(request.args)
     try:
-        page = search.search_keys(query, cursor=request.args.get("cursor"))
+        results = search.search_keys(query, cursor=request.args.get("cursor"))
     except search.SearchError as exc:
         flash(exc.message, "error")
-        page = search.search_keys(query)
-    return render("vendor/keys.html", "vendor/_key_results.html", page=page, query=query,
-                  statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status=query.status or "")
+        results = search.search_keys(query)
+    return render("vendor/keys.html", "vendor/_key_results.html", results=results, query=query,
+                  statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status_filter=query.status or "")
 
 
 @bp.get("/keys/<key_id>")
@@ -126,9 +126,9 @@ def key_detail(key_id: str):
     key = db.session.get(IssuedKey, key_id) or abort(404)
     tl = explain.timeline(key)
     binding = tl.binding
-    status = search.row_status(key, binding, datetime.now(timezone.utc))
+    state = search.row_status(key, binding, datetime.now(timezone.utc))
     return render("vendor/key.html", "vendor/_timeline.html", key=key, timeline=tl, binding=binding,
-                  status=status, status_label=search.STATUS_LABELS[status])
+                  key_state=state, status_label=search.STATUS_LABELS[state])
 
 
 # ------------------------------------------------------------------ decoder
@@ -218,7 +218,7 @@ def audit_csv():
             yield buffer.getvalue()
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Response(rows(), mimetype="text/csv",
+    return Response(stream_with_context(rows()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
 
 

@@ -1,0 +1,182 @@
+"""Finding and explaining keys: the search API and page, the key page's timeline, the decoder,
+the audit log and its CSV export."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+
+import pytest
+
+from webapp.extensions import db
+from webapp.models.signing import IssuedKey
+
+from .conftest import INSTALL, OTHER_INSTALL, sim
+
+READY = "DEMO-AKU20-READY-7K3Q"
+READY40 = "DEMO-AKU40-READY-9M2X"
+ACTIVE = "DEMO-AKU20-ACTIVE-4T8P"
+
+
+@pytest.fixture
+def app_config():
+    return {}
+
+
+@pytest.fixture
+def issued(app, client, issuer_api):
+    """Three environments: one renewed (two keys), one renewed at the marketplace with no new key
+    yet, one with an offline contract."""
+    def redeem(code, install):
+        response = client.post("/api/v1/product-keys", json={"authorizationCode": code, "installId": install},
+                               headers=issuer_api)
+        assert response.status_code in (200, 201), response.get_json()
+        return response.get_json()
+
+    first = redeem(READY, INSTALL)
+    sim(app).renew(READY, days=30)
+    second = redeem(READY, INSTALL)
+    third = redeem(ACTIVE, OTHER_INSTALL)
+    from webapp.vendor.reconcile import reconcile
+
+    sim(app).renew(ACTIVE, days=30)
+    with app.app_context():
+        reconcile()
+    from tests.conftest import PASSWORD  # noqa: F401
+    with app.app_context():
+        from datetime import datetime, timedelta, timezone
+
+        from webapp.issuance import issue_key
+
+        issue_key(install_id="a" * 32, aku=8, expires_at=datetime.now(timezone.utc) + timedelta(days=90),
+                  type="subscription", channel="offline-contract", reference="CONTRACT-77", product="P", issued_by="t")
+        db.session.commit()
+    return {"first": first, "second": second, "third": third}
+
+
+def items(client, headers, **params):
+    response = client.get("/api/v1/product-keys", query_string=params, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_search_api_by_each_index(app, client, issuer_api, issued):
+    by_install = items(client, issuer_api, installId=INSTALL)["items"]
+    assert [(i["seq"], i["status"]) for i in by_install] == [(2, "active"), (1, "superseded")]
+    assert by_install[0]["code"] == "****7K3Q" and READY not in json.dumps(by_install)
+    assert [i["seq"] for i in items(client, issuer_api, code=READY)["items"]] == [2, 1]
+    assert [i["installId"] for i in items(client, issuer_api, last4="4T8P")["items"]] == [OTHER_INSTALL]
+    assert [i["installId"] for i in items(client, issuer_api, last4="****4T8P")["items"]] == [OTHER_INSTALL]
+    assert len(items(client, issuer_api, aliUid="1234567890120001")["items"]) == 2
+    assert items(client, issuer_api, aliUid="1234567890120001")["items"][0]["aliUid"] == "1234****0001"
+
+
+@pytest.mark.parametrize("status, expected", [
+    ("active", {("a" * 32, 1), (INSTALL, 2)}),
+    ("superseded", {(INSTALL, 1)}),
+    ("renewed", {(OTHER_INSTALL, 1)}),
+    ("expired", set()),
+])
+def test_search_api_by_status(app, client, issuer_api, issued, status, expected):
+    found = items(client, issuer_api, status=status)["items"]
+    assert {(i["installId"], i["seq"]) for i in found} == expected
+    assert all(i["status"] == status for i in found)
+
+
+def test_search_api_pages_with_a_cursor(app, client, issuer_api, issued):
+    page1 = items(client, issuer_api, limit=2)
+    assert len(page1["items"]) == 2 and page1["next"]
+    page2 = items(client, issuer_api, limit=2, cursor=page1["next"])
+    assert len(page2["items"]) == 2 and page2["next"] is None
+    ids = [i["id"] for i in page1["items"] + page2["items"]]
+    assert len(set(ids)) == 4
+
+
+@pytest.mark.parametrize("params, code", [
+    ({"installId": "zz"}, "invalid_install_id"),
+    ({"status": "weird"}, "invalid_status"),
+    ({"last4": "12"}, "invalid_last4"),
+    ({"aliUid": "abc"}, "invalid_ali_uid"),
+    ({"cursor": "!!!"}, "invalid_cursor"),
+])
+def test_search_api_refuses_bad_parameters(app, client, issuer_api, params, code):
+    response = client.get("/api/v1/product-keys", query_string=params, headers=issuer_api)
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == code
+
+
+def test_keys_page_active_search(app, client, auth, issued):
+    auth.login("issuer")
+    page = client.get("/vendor/keys")
+    assert page.status_code == 200 and 'hx-trigger="input changed delay:300ms' in page.get_data(as_text=True)
+    for q, expected in ((INSTALL, [INSTALL]), ("7K3Q", [INSTALL]), (ACTIVE, [OTHER_INSTALL]),
+                        ("1234567890120003", [OTHER_INSTALL]), ("CONTRACT-77", ["a" * 32])):
+        html = client.get("/vendor/keys", query_string={"q": q}, headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert html.startswith('\n<section class="card" id="key-results"') or 'id="key-results"' in html[:200]
+        found = {i for i in (INSTALL, OTHER_INSTALL, "a" * 32) if f"<code>{i}</code>" in html}
+        assert found == set(expected), q
+    html = client.get("/vendor/keys", query_string={"status": "renewed"}).get_data(as_text=True)
+    assert "Renewed, no new key" in html and f"<code>{OTHER_INSTALL}</code>" in html
+
+
+def test_key_page_shows_the_timeline(app, client, auth, issued):
+    auth.login("issuer")
+    first = issued["first"]["license"]["id"]
+    response = client.get(f"/vendor/keys/{first}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "badge-muted\">Superseded" in html
+    for words in ("Authorization code bound", "Activated at the marketplace", "Key issued", "Superseded", "Expires"):
+        assert words in html, words
+    fragment = client.get(f"/vendor/keys/{first}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<ol class="timeline"')
+    assert client.get("/vendor/keys/nope").status_code == 404
+
+
+def test_decoder_explains_any_key(app, client, auth, issued):
+    auth.login("issuer")
+    first = issued["first"]
+    pasted = "\n".join(first["productKey"][i:i + 60] for i in range(0, len(first["productKey"]), 60))
+    html = client.post("/vendor/decode", data={"product_key": pasted}, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Signature valid" in html and first["license"]["id"] in html and "Superseded" in html
+    with app.app_context():
+        kid = db.session.get(IssuedKey, first["license"]["id"]).kid
+    assert kid in html
+
+    current = issued["second"]["productKey"]
+    assert "Not superseded" in client.post("/vendor/decode", data={"product_key": current}).get_data(as_text=True)
+
+    envelope = json.loads(base64.b64decode(current))
+    envelope["license"]["aku"] = 9999
+    forged = base64.b64encode(json.dumps(envelope).encode()).decode()
+    html = client.post("/vendor/decode", data={"product_key": forged}).get_data(as_text=True)
+    assert "Signature does not hold" in html and "9999" in html and "do not trust them" in html
+
+    html = client.post("/vendor/decode", data={"product_key": "hello"}).get_data(as_text=True)
+    assert "Not a product key" in html
+
+
+def test_audit_log_filters_and_csv(app, client, auth, issued):
+    auth.login("issuer")
+    html = client.get("/vendor/audit", query_string={"action": "key_issued"}).get_data(as_text=True)
+    assert html.count("<code>key_issued</code>") == 3
+    html = client.get("/vendor/audit", query_string={"install_id": OTHER_INSTALL}, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "code_bound" in html and f"<code>{INSTALL}</code>" not in html
+    response = client.get("/vendor/audit.csv", query_string={"action": "key_issued"})
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert table[0][:4] == ["id", "at", "actor", "action"] and len(table) == 4
+    assert {row[3] for row in table[1:]} == {"key_issued"}
+    assert READY not in response.get_data(as_text=True)
+
+
+def test_audit_csv_cells_cannot_be_formulas(app, client, auth):
+    from webapp import audit
+
+    with app.app_context():
+        audit.record("note", actor="=HYPERLINK(\"x\")", detail="+1", commit=True)
+    auth.login("issuer")
+    table = list(csv.reader(io.StringIO(client.get("/vendor/audit.csv").get_data(as_text=True))))
+    row = next(r for r in table if r[3] == "note")
+    assert row[2].startswith("'=") and row[8] == "'+1"
