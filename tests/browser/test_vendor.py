@@ -1,0 +1,116 @@
+"""The vendor side in Chromium: staff verify and issue, renewal re-issue with its before and
+after, buyer redemption, the keys page's active search. The marketplace is the in-process
+simulator with its demo codes (no credentials configured)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import login
+
+pytestmark = pytest.mark.browser
+
+READY = "DEMO-AKU20-READY-7K3Q"
+INSTALL = "0123456789abcdef0123456789abcdef"
+
+
+def simulator(live_server):
+    return live_server.app.extensions["license_vendor"].simulator
+
+
+def verify(page, code=READY, install=INSTALL):
+    page.get_by_label("Authorization code").fill(code)
+    page.get_by_label("Install ID").fill(install)
+    page.get_by_role("button", name="Verify").click()
+    page.locator("#verification").wait_for()
+
+
+def test_staff_verify_and_issue(page, live_server):
+    login(page, live_server, role="issuer")
+    assert page.url.endswith("/vendor/issue")  # the issuer's home
+    verify(page)
+    facts = page.locator("#market-facts")
+    assert "INACTIVATED" in facts.inner_text() and "20 AKU" in facts.inner_text()
+    assert "1234****0001" in facts.inner_text()
+    assert page.locator("#change-kind").inner_text() == "New license"
+
+    page.get_by_role("button", name="Issue product key").click()
+    page.locator("#issued").wait_for()
+    key = page.locator("#product-key").input_value()
+    assert key.startswith("eyJpbnN0YWxsSWQiOi")
+    assert page.get_by_label("Authorization code").input_value() == READY  # values kept
+    assert key in page.locator("#buyer-message").input_value()
+
+    copy = page.get_by_role("button", name="Copy key")
+    copy.click()
+    page.get_by_role("button", name="Copied").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == f"product-key-{INSTALL}-seq1.txt"
+
+
+def test_renewal_reissue_shows_before_and_after(page, live_server):
+    login(page, live_server, role="issuer")
+    verify(page)
+    page.get_by_role("button", name="Issue product key").click()
+    page.locator("#issued").wait_for()
+    first = page.locator("#product-key").input_value()
+
+    # The buyer renews and upgrades on the marketplace (the demo codes page plays it).
+    page.goto(live_server.url + "/vendor/demo-codes")
+    page.get_by_role("button", name=f"Renew {READY} by 30 days").click()
+    page.get_by_role("button", name=f"Change {READY} to aku-40").click()
+    page.wait_for_load_state("networkidle")
+    assert "aku-40" in page.locator("#demo-codes tr", has_text=READY).inner_text()
+
+    page.goto(live_server.url + "/vendor/issue")
+    verify(page)
+    assert page.locator("#change-kind").inner_text() == "Renewal and specification change"
+    compare = page.get_by_role("table", name="Before and after")
+    aku_row = compare.get_by_role("row", name=re.compile(r"^AKU")).inner_text()
+    assert re.search(r"20\s+40\s+\(\+20\)", aku_row), aku_row
+    assert "(later)" in compare.get_by_role("row", name=re.compile(r"^Expires")).inner_text()
+
+    page.get_by_role("button", name="Issue product key").click()
+    page.locator("#issued").wait_for()
+    assert "Seq 2" in page.locator("#issued").inner_text()
+    second = page.locator("#product-key").input_value()
+    assert second != first
+    assert "replaces the one issued earlier" in page.locator("#buyer-message").input_value()
+
+
+def test_buyer_redeems_without_an_account(page, live_server):
+    page.goto(live_server.url + "/redeem")
+    assert "Purchased Services" in page.content()
+    page.get_by_label("Authorization code").fill("DEMO-EXPIRED-5R1N")
+    page.get_by_label("Install ID").fill(INSTALL)
+    page.get_by_role("button", name="Get product key").click()
+    page.locator("#redeem-error").wait_for()
+    assert "expired" in page.locator("#redeem-error").inner_text()
+
+    page.get_by_label("Authorization code").fill(READY)
+    page.get_by_role("button", name="Get product key").click()
+    page.locator("#redeemed").wait_for()
+    assert page.locator("#product-key").input_value().startswith("eyJpbnN0YWxsSWQiOi")
+    assert "20 AKU" in page.locator("#redeemed").inner_text()
+    assert "Update Product License" in page.locator("#redeemed").inner_text()
+
+
+def test_keys_active_search_and_timeline(page, live_server):
+    login(page, live_server, role="admin")
+    verify(page)
+    page.get_by_role("button", name="Issue product key").click()
+    page.locator("#issued").wait_for()
+    page.goto(live_server.url + "/vendor/keys")
+    page.get_by_label("Search").fill("7K3Q")
+    page.wait_for_url(re.compile(r"q=7K3Q"))
+    results = page.locator("#key-results")
+    assert INSTALL in results.inner_text()
+    page.get_by_label("Search").fill("nothing-like-it")
+    page.wait_for_url(re.compile(r"q=nothing-like-it"))
+    page.get_by_text("No keys match").wait_for()
+    page.get_by_label("Search").fill(INSTALL)
+    page.locator("#key-results").get_by_role("button", name="Timeline").click()
+    page.locator("ol.timeline").wait_for()
+    assert "Authorization code bound" in page.locator("ol.timeline").inner_text()
