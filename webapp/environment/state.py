@@ -275,7 +275,7 @@ class LicenseState:
                 )
             else:
                 why = (
-                    f"{'Creating' if creating else 'Growing'} it needs {growth} AKU and only "
+                    f"{'Creating' if creating else 'Growing'} this instance needs {growth} AKU and only "
                     f"{available} of the {self.terms.aku} AKU licensed are free "
                     f"({self.aku_in_use} AKU in use)."
                 )
