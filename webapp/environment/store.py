@@ -84,7 +84,7 @@ def _create_state_row() -> None:
     The primary key is fixed, so when two workers start at once one insert wins and the
     other gets an IntegrityError and reads the winner's install ID.
     """
-    now = utcnow()
+    now = utcnow().replace(microsecond=0)  # the trial's times are whole seconds, like a key's
     try:
         with db.engine.begin() as conn:
             conn.execute(
