@@ -53,12 +53,9 @@ def _client_options(app: Flask) -> dict[str, Any]:
     )
 
 
-def _demo_specs(app: Flask, demo_specs: dict[str, dict]) -> dict[str, Spec]:
-    product = app.config["LICENSE_PRODUCT_NAME"]
-    return {
-        key: Spec(key=key, aku=int(value["aku"]), name=f"{product} · {value.get('name') or key}")
-        for key, value in demo_specs.items()
-    }
+def _demo_specs(demo_specs: dict[str, dict]) -> dict[str, Spec]:
+    """The simulator's specifications; no names, so keys carry the marketplace's ProductName."""
+    return {key: Spec(key=key, aku=int(value["aku"])) for key, value in demo_specs.items()}
 
 
 def build(app: Flask) -> Marketplace:
@@ -119,7 +116,7 @@ def build(app: Flask) -> Marketplace:
     return Marketplace(
         client=client,
         product_code=product_code,
-        specs=specs or _demo_specs(app, DEMO_SPECS),
+        specs=specs or _demo_specs(DEMO_SPECS),
         activate=activate,
         simulator=simulator,
     )
