@@ -12,6 +12,7 @@ from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
@@ -85,9 +86,9 @@ def revoke_tokens(user: User) -> int:
 
 def user_for_token(token: str) -> User | None:
     row = db.session.scalar(
-        db.select(ApiToken).where(
-            ApiToken.token_sha256 == token_sha256(token), ApiToken.revoked_at.is_(None)
-        )
+        db.select(ApiToken)
+        .options(joinedload(ApiToken.user))  # one round trip for the token and its user
+        .where(ApiToken.token_sha256 == token_sha256(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.is_active:
         return None
