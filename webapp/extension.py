@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Blueprint, Flask
+from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
@@ -253,10 +254,22 @@ def _template_context(app: Flask, state: PlatformState) -> None:
     def inject():
         from flask_login import current_user
 
+        def host_signed_in() -> bool:
+            """A host console's visitor, let in by the host's `login_check`."""
+            if state.login_check is None:
+                return False
+            verdict = state.login_check()
+            return bool(verdict) and not isinstance(verdict, Response)
+
+        def signed_in() -> bool:
+            return current_user.is_authenticated or host_signed_in()
+
         def visible_nav():
-            if not current_user.is_authenticated:
-                return []
-            return [item for item in state.nav if current_user.has_role(*item.roles)]
+            if current_user.is_authenticated:
+                return [item for item in state.nav if current_user.has_role(*item.roles)]
+            if host_signed_in():  # the host's operators see the environment's pages
+                return [item for item in state.nav if "operator" in item.roles]
+            return []
 
         def banners():
             found = []
@@ -270,6 +283,7 @@ def _template_context(app: Flask, state: PlatformState) -> None:
         return {
             "license_state": state,
             "license_nav": visible_nav,
+            "license_signed_in": signed_in,
             "license_banners": banners,
             "license_badge": badge,
             "product_name": app.config["LICENSE_PRODUCT_NAME"],

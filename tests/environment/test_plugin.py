@@ -68,6 +68,15 @@ def test_pages_honour_the_hosts_login_check(host):
     assert response.status_code == 302 and response.headers["Location"] == "/host/login"
 
 
+def test_host_visitors_see_the_nav_badge_and_banners(host):
+    html = host.app.test_client().get("/settings").get_data(as_text=True)
+    assert 'aria-label="Main"' in html and ">Settings</a>" in html and ">Instances</a>" in html
+    assert 'class="badge badge-info"' in html and ">Trial<" in html
+    assert "Free trial" in html  # the trial banner
+    host.verdict = False
+    assert 'class="badge' not in host.app.test_client().get("/login").get_data(as_text=True)
+
+
 def test_actions_are_recorded_under_the_hosts_actor(host):
     client = host.app.test_client()
     response = client.post("/settings/license", data={"product_key": host.keys.make(seq=1)})
