@@ -43,7 +43,6 @@ def issued(app, client, issuer_api):
     sim(app).renew(ACTIVE, days=30)
     with app.app_context():
         reconcile()
-    from tests.conftest import PASSWORD  # noqa: F401
     with app.app_context():
         from datetime import datetime, timedelta, timezone
 
