@@ -1,0 +1,158 @@
+"""The same schema and the same guarantees on PostgreSQL, the production database.
+
+Runs when TEST_POSTGRES_URL points at a server where it may create databases
+(`eval "$(scripts/start-postgres)"`; `.ci/run` does it). Skips otherwise, except under
+CI=true, where a missing server is a failure.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from webapp import create_app
+from webapp.config import TestConfig
+from webapp.extensions import db
+
+SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
+
+if not SERVER_URL:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL for these tests")
+    pytest.skip("TEST_POSTGRES_URL not set (eval \"$(scripts/start-postgres)\")", allow_module_level=True)
+
+
+@pytest.fixture
+def pg_url():
+    name = "license_test_" + uuid.uuid4().hex[:12]
+    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(SERVER_URL).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_app(pg_url, tmp_path):
+    from flask_migrate import upgrade
+
+    config = TestConfig().__dict__.copy()
+    config.update(SQLALCHEMY_DATABASE_URI=pg_url, LICENSE_ROLE="both",
+                  LICENSE_INSTANCE_PATH=str(tmp_path), LICENSE_SKIP_SIGNING_KEY_CHECK=True)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        from webapp import signing_keys
+
+        signing_keys.generate(dev=True)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_migrations_match_the_models_and_go_down_to_empty(pg_app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from flask_migrate import downgrade
+
+    with pg_app.app_context():
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        assert diff == [], f"models and migrations differ on PostgreSQL: {diff}"
+        db.session.remove()
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) == {"alembic_version"}
+
+
+def test_audit_log_is_append_only_in_the_database(pg_app):
+    from webapp import audit
+
+    with pg_app.app_context():
+        audit.record("x", actor="a", commit=True)
+        for statement in ("UPDATE audit_events SET actor = 'b'", "DELETE FROM audit_events",
+                          "TRUNCATE audit_events"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+
+
+def test_concurrent_issuers_never_share_a_seq(pg_app):
+    from webapp.issuance import issue_key
+    from webapp.models.signing import IssuedKey
+
+    install_id = "0123456789abcdef0123456789abcdef"
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            with pg_app.app_context():
+                for _ in range(5):
+                    issue_key(install_id=install_id, aku=5, type="subscription", channel="offline-contract",
+                              expires_at=datetime.now(timezone.utc) + timedelta(days=3),
+                              reference="C", product="P", issued_by="t")
+                    db.session.commit()
+        except BaseException as exc:  # reported below, not swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with pg_app.app_context():
+        rows = db.session.scalars(db.select(IssuedKey)).all()
+        assert sorted(r.seq for r in rows) == list(range(1, 21))
+        assert [r.seq for r in rows if r.status == "active"] == [20]
+
+
+def test_concurrent_instance_creates_never_exceed_the_licensed_aku(pg_app):
+    from webapp.environment import store
+    from webapp.environment.state import CapacityError
+
+    created, refused = [], []
+
+    def work(i):
+        with pg_app.test_request_context("/"):
+            try:
+                store.create_instance(f"inst-{i}", 4, actor="t")
+                created.append(i)
+            except CapacityError:
+                refused.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    trial_aku = pg_app.config["LICENSE_TRIAL_AKU"]
+    assert len(created) == trial_aku // 4 and len(refused) == 8 - trial_aku // 4
+    with pg_app.test_request_context("/"):
+        assert store.current_license(fresh=True).aku_in_use == 4 * len(created) <= trial_aku
+
+
+def test_install_id_is_made_once_under_a_race(pg_app):
+    from webapp.environment import store
+
+    seen: list[str] = []
+
+    def work():
+        with pg_app.test_request_context("/"):
+            seen.append(store.install_id())
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == 1 and len(seen[0]) == 32
