@@ -106,3 +106,14 @@ def test_api_500_is_json_and_logged(api_app, caplog):
 
 def test_html_pages_vary_on_hx_request(client):
     assert "HX-Request" in client.get("/login").headers["Vary"]
+
+
+def test_database_url_forms(monkeypatch):
+    from webapp.config import Config, database_url
+
+    assert database_url("postgres://u:p@db:5432/lic") == "postgresql+psycopg://u:p@db:5432/lic"
+    assert database_url("postgresql://db/lic") == "postgresql+psycopg://db/lic"
+    assert database_url("postgresql+psycopg://db/lic") == "postgresql+psycopg://db/lic"
+    assert database_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    monkeypatch.setenv("DATABASE_URL", "postgres://db/lic")
+    assert Config().SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://db/lic"

@@ -33,12 +33,19 @@ def _env_flag(name: str) -> bool:
     return (_env(name, "0") or "0").lower() in ("1", "true", "yes", "on")
 
 
+def database_url(url: str | None) -> str | None:
+    """`postgres://` and `postgresql://` (as hosting platforms write them) use psycopg 3."""
+    if url and url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 class Config:
     """Settings of a deployment, read once from the process environment."""
 
     def __init__(self) -> None:
         self.SECRET_KEY = _env("SECRET_KEY")
-        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
+        self.SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL"))
         self.LICENSE_INSTANCE_PATH = _env("LICENSE_INSTANCE_PATH")
         self.LICENSE_ROLE = _env("LICENSE_ROLE")
         self.LICENSE_DATA_KEY = _env("LICENSE_DATA_KEY")
