@@ -6,6 +6,8 @@ with random passwords that are printed once to stderr.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import secrets
 import sys
 
@@ -20,6 +22,18 @@ DEMO_ACCOUNTS = (("admin@example.com", "admin"), ("operator@example.com", "opera
 
 
 def prepare_demo(app: Flask) -> None:
+    """Serialized with a file lock, so several workers starting at once (gunicorn -w 4)
+    migrate and create the demo accounts exactly once."""
+    lock_path = os.path.join(app.config["LICENSE_INSTANCE_PATH"], "demo.lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _prepare(app)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _prepare(app: Flask) -> None:
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
     state = app.extensions["license_platform"]
