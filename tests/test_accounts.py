@@ -169,3 +169,10 @@ def test_login_is_rate_limited(client):
     assert "Too many attempts" in response.get_data(as_text=True)
     assert int(response.headers["Retry-After"]) > 0
     assert client.get("/login").status_code == 200  # only attempts are limited
+
+
+def test_htmx_request_after_the_session_ended_redirects_the_whole_page(guarded, client):
+    response = client.get("/guarded/issuer", headers={"HX-Request": "true",
+                                                      "HX-Current-URL": "http://localhost/guarded/issuer?q=1"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/login?next=/guarded/issuer?q%3D1"

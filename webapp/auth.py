@@ -10,7 +10,9 @@ import secrets
 from datetime import datetime, timezone
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -112,6 +114,21 @@ def bearer_user() -> User | None:
     return g.api_user
 
 
+def login_redirect():
+    """To the login page, and back here after. An htmx request (whose session ended) gets
+    `HX-Redirect`, so the whole page goes to the login form instead of a fragment of it."""
+    from .htmx import is_htmx
+
+    if is_htmx():
+        target = request.headers.get("HX-Current-URL") or request.full_path
+        parts = urlsplit(target)
+        back = parts.path + (f"?{parts.query}" if parts.query else "")
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url_for("accounts.login", next=back)
+        return response
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
 def roles_required(*roles: str):
     """For pages: log in first (redirect), then hold one of `roles` (403). Admin holds all."""
 
@@ -119,7 +136,7 @@ def roles_required(*roles: str):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+                return login_redirect()
             if not current_user.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)
