@@ -3,10 +3,11 @@ the activation history, instances, the remembered authorization code.
 
 The rules live in :mod:`webapp.environment.state`; this module only loads, saves and records.
 
-Hot path: :func:`current_license` is one primary-key read of the single state row plus one
-``SUM`` over the instances, cached for the rest of the request. It never writes, except the clock
-high-water mark at most once a minute (a conditional ``UPDATE``, done after the response is
-made so it never joins the caller's transaction).
+Hot path: :func:`current_license` is one query: the columns of the single state row that the
+license needs (not the stored key's text) with the ``SUM`` of the instances' AKU as a scalar
+subquery, read as a plain row (no ORM object), cached for the rest of the request only. It never
+writes, except the clock high-water mark at most once a minute (a conditional ``UPDATE``, done
+after the response is made so it never joins the caller's transaction).
 
 Writes that change capacity use (instance create, grow, delete) and activations first update the
 state row, which serializes them on every database (a row lock on PostgreSQL, the write lock on
@@ -68,10 +69,9 @@ def _settings() -> tuple[int, int, str, int]:
 # Identity
 
 
-def _state_row(refresh: bool = False) -> EnvironmentState:
-    """The single state row, made on first use (the install ID, the trial's start)."""
-    options = {"populate_existing": True} if refresh else {}
-    row = db.session.get(EnvironmentState, STATE_ROW_ID, **options)
+def _state_row() -> EnvironmentState:
+    """The single state row as an ORM object, made on first use (the install ID, the trial's start)."""
+    row = db.session.get(EnvironmentState, STATE_ROW_ID)
     if row is None:
         _create_state_row()
         row = db.session.get(EnvironmentState, STATE_ROW_ID, populate_existing=True)
@@ -110,7 +110,8 @@ def install_id() -> str:
 # Reading the license (the hot path)
 
 
-def terms_of(row: EnvironmentState) -> sm.Terms:
+def terms_of(row) -> sm.Terms:
+    """The running terms of a state row (the ORM object or a :func:`_license_row`)."""
     days, aku, product, _ = _settings()
     if row.license_seq is None:
         return sm.trial_terms(row.first_started_at, days=days, aku=aku, product=product)
@@ -130,16 +131,32 @@ def terms_of(row: EnvironmentState) -> sm.Terms:
     )
 
 
-def _aku_in_use() -> int:
-    return int(db.session.scalar(select(func.coalesce(func.sum(Instance.aku), 0))) or 0)
+_S = EnvironmentState
+_LICENSE_COLUMNS = (
+    _S.install_id, _S.first_started_at, _S.high_water_at,
+    _S.license_id, _S.license_seq, _S.license_type, _S.license_channel, _S.license_reference,
+    _S.license_product, _S.license_aku, _S.license_issued_at, _S.license_not_before,
+    _S.license_expires_at, _S.activated_at, _S.activated_by, _S.authorization_code_masked,
+)
+_AKU_IN_USE = select(func.coalesce(func.sum(Instance.aku), 0)).scalar_subquery()
+_READ_LICENSE = select(*_LICENSE_COLUMNS, _AKU_IN_USE.label("aku_in_use")).where(_S.id == STATE_ROW_ID)
 
 
-def _build(row: EnvironmentState, clock: datetime) -> sm.LicenseState:
+def _license_row():
+    """The state row's license columns and the AKU in use, in one round trip; made on first use."""
+    row = db.session.execute(_READ_LICENSE).one_or_none()
+    if row is None:
+        _create_state_row()
+        row = db.session.execute(_READ_LICENSE).one()
+    return row
+
+
+def _build(row, clock: datetime) -> sm.LicenseState:
     return sm.LicenseState(
         install_id=row.install_id,
         terms=terms_of(row),
         now=sm.effective_now(clock, row.high_water_at),
-        aku_in_use=_aku_in_use(),
+        aku_in_use=int(row.aku_in_use or 0),
         expiring_days=_settings()[3],
         clock_behind=sm.clock_moved_back(clock, row.high_water_at),
         authorization_code=row.authorization_code_masked,
@@ -153,7 +170,7 @@ def current_license(*, fresh: bool = False) -> sm.LicenseState:
         cached = g.get(_CACHE)
         if cached is not None:
             return cached
-    row = _state_row(refresh=fresh)
+    row = _license_row()
     clock = utcnow()
     result = _build(row, clock)
     if sm.high_water_due(clock, row.high_water_at):
@@ -219,16 +236,26 @@ def verify(text: str) -> product_key.ProductKey:
         ) from None
 
 
-def inspect_key(text: str, *, actor: str | None = None) -> sm.Preview:
-    """Verify a key and compare it with what runs now; a refusal is recorded and raised."""
+def _checked(text: str, *, actor: str | None, source: str) -> tuple[sm.LicenseState, product_key.ProductKey, bool]:
+    """Steps 1-7 against the license as it stands now: (before, key, already active).
+
+    A blank submission is refused without a record; any other refusal is recorded in the
+    activation history and the audit log, then raised (ProductKeyError).
+    """
     _refuse_blank(text)
     before = current_license(fresh=True)
     try:
         key = verify(text)
         already = sm.check_key(key, before)
     except product_key.ProductKeyError as exc:
-        record_refusal(text, exc.code, exc.message, actor=actor)
+        record_refusal(text, exc.code, exc.message, actor=actor, source=source)
         raise
+    return before, key, already
+
+
+def inspect_key(text: str, *, actor: str | None = None) -> sm.Preview:
+    """Verify a key and compare it with what runs now; a refusal is recorded and raised."""
+    before, key, already = _checked(text, actor=actor, source="product_key")
     return sm.preview(key, before, already_active=already)
 
 
@@ -258,15 +285,8 @@ def apply_key(
     The same key again is "already active" and is not recorded again. Every refusal is
     recorded in the activation history and the audit log, then raised (ProductKeyError).
     """
-    _refuse_blank(text)
     actor = actor or audit.current_actor_name()
-    before = current_license(fresh=True)
-    try:
-        key = verify(text)
-        already = sm.check_key(key, before)
-    except product_key.ProductKeyError as exc:
-        record_refusal(text, exc.code, exc.message, actor=actor, source=source)
-        raise
+    before, key, already = _checked(text, actor=actor, source=source)
     if already:
         if authorization_code:
             _remember_code(authorization_code)
@@ -552,14 +572,14 @@ def get_instance(instance_id: object) -> Instance:
 
 def _lock() -> sm.LicenseState:
     """Take the capacity lock (update the state row) and read the license inside it."""
-    _state_row()  # made first, outside this transaction
+    _license_row()  # the row is made first, outside this transaction
     clock = utcnow()
     db.session.execute(
         update(EnvironmentState)
         .where(EnvironmentState.id == STATE_ROW_ID)
         .values(revision=EnvironmentState.revision + 1, high_water_at=_raise_high_water(clock))
     )
-    return _build(_state_row(refresh=True), clock)
+    return _build(_license_row(), clock)
 
 
 def create_instance(name: object, aku: object, *, actor: str | None = None) -> Instance:
