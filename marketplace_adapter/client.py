@@ -4,23 +4,29 @@ One ``requests.Session`` per client, so calls reuse a kept-alive TLS connection;
 a timeout and is signed anew (fresh nonce and timestamp, as the gateway refuses a replayed nonce).
 
 Retrying is only done where it is safe: failures to connect, read timeouts of the read-only
-DescribeLicense, 5xx answers and throttling. A read timeout of ActivateLicense is ambiguous (the
-marketplace may have activated the code and only the answer got lost), so it is resolved by
-reading the code again rather than by writing again blindly.
+DescribeLicense, 5xx answers and throttling. An ActivateLicense whose answer is lost (a read
+timeout, an answer cut off, a connection closed after the request went out) is ambiguous: the
+marketplace may have activated the code. It is resolved by reading the code again rather than
+by writing again blindly.
+
+urllib3 logs each request line at DEBUG, and the query holds the authorization code and the
+signature: a filter on its loggers masks them (see :class:`RedactQueryFilter`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
 from . import signing
 from .errors import (
@@ -36,12 +42,41 @@ from .parsing import License, parse_license, parse_success
 from .retry import RetryPolicy, parse_retry_after
 from .timezones import resolve_timezone
 
-__all__ = ["MarketplaceClient", "DEFAULT_ENDPOINT"]
+__all__ = ["MarketplaceClient", "DEFAULT_ENDPOINT", "RedactQueryFilter"]
 
 log = logging.getLogger("marketplace_adapter")
 
 DEFAULT_ENDPOINT = "https://market.aliyuncs.com"
 _USER_AGENT = "marketplace-adapter/1.0 (+requests)"
+
+_SECRET_QUERY_VALUE = re.compile(r"([?&](LicenseCode|Signature|SecurityToken)=)([^&\s\"']*)")
+
+
+class RedactQueryFilter(logging.Filter):
+    """Masks the authorization code (``****`` + last 4), the signature and the STS token in the
+    query strings that urllib3 writes into its own log records (the request line at DEBUG, the
+    URL of a retry). Installed on urllib3's loggers when this module is imported; it costs
+    nothing while those loggers are below DEBUG, as records are not even made then."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's business, not ours
+            return True
+        if "LicenseCode=" in message or "Signature=" in message or "SecurityToken=" in message:
+            record.msg = _SECRET_QUERY_VALUE.sub(_masked_query_value, message)
+            record.args = ()
+        return True
+
+
+def _masked_query_value(match: re.Match) -> str:
+    prefix, name, value = match.groups()
+    return prefix + (mask_code(unquote(value)) if name == "LicenseCode" else "****")
+
+
+_REDACT_QUERY = RedactQueryFilter()
+for _logger_name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_logger_name).addFilter(_REDACT_QUERY)
 
 
 @dataclass
@@ -52,9 +87,10 @@ class _Budget:
     attempts: int = 0
 
 
-class _ActivationTimedOut(Exception):
-    """Internal: an ActivateLicense attempt was sent but its answer was lost (a read timeout or a
-    cut-off answer), so whether the code got activated is unknown."""
+class _AnswerLost(Exception):
+    """Internal: an ActivateLicense attempt went out but its answer was lost (a read timeout, a
+    cut-off answer, a connection closed without one), so whether the code got activated is
+    unknown."""
 
     def __init__(self, error: MarketplaceUnavailable) -> None:
         super().__init__(str(error))
@@ -148,9 +184,10 @@ class MarketplaceClient:
     def activate_license(self, code: str, identification: str | int | None) -> bool:
         """Mark ``code`` as used by the buyer ``identification`` (their AliUid).
 
-        Returns the marketplace's ``Success``. When an attempt times out waiting for the answer,
-        the code is read again: ACTIVATED means the activation went through (True); otherwise
-        it is sent again while attempts and deadline allow.
+        Returns the marketplace's ``Success``. When an attempt's answer is lost (a read timeout,
+        an answer cut off, the connection closed after the request went out), the code is read
+        again: ACTIVATED means the activation went through (True); otherwise it is sent again
+        while attempts and deadline allow.
         """
         code = _check_code(code)
         params = {"LicenseCode": code}
@@ -160,20 +197,20 @@ class MarketplaceClient:
         while True:
             try:
                 payload, request_id = self._call(
-                    "ActivateLicense", params, code, budget, retry_read_timeout=False
+                    "ActivateLicense", params, code, budget, retry_lost_answer=False
                 )
                 return parse_success(payload, request_id=request_id)
-            except _ActivationTimedOut as timed_out:
-                timeout_error = timed_out.error
-            if self._activation_confirmed(code, budget):
-                log.info("ActivateLicense for %s timed out, but the code is now ACTIVATED",
-                         mask_code(code))
+            except _AnswerLost as lost:
+                lost_error = lost.error
+            if self._activation_confirmed(code, budget, lost_error):
+                log.info("ActivateLicense for %s got no answer (%s), but the code is now "
+                         "ACTIVATED", mask_code(code), lost_error.code)
                 return True
             if not self.retry_policy.allows(budget.attempts, self._clock() - budget.started, 0):
-                raise timeout_error
-            log.warning("ActivateLicense for %s timed out and the code is not activated; "
-                        "sending it again (attempt %d/%d)", mask_code(code),
-                        budget.attempts + 1, self.retry_policy.max_attempts)
+                raise lost_error
+            log.warning("ActivateLicense for %s got no answer (%s) and the code is not "
+                        "activated; sending it again (attempt %d/%d)", mask_code(code),
+                        lost_error.code, budget.attempts + 1, self.retry_policy.max_attempts)
 
     # ------------------------------------------------------------ internals
 
@@ -183,19 +220,22 @@ class MarketplaceClient:
             payload, market_tz=self.market_tz, requested_code=code, request_id=request_id
         )
 
-    def _activation_confirmed(self, code: str, activation: _Budget) -> bool:
-        """Whether a timed-out activation went through, judged by reading the code again.
-
-        The read gets its own attempts but shares the activation's deadline.
+    def _activation_confirmed(self, code: str, activation: _Budget,
+                              lost: MarketplaceUnavailable) -> bool:
+        """Whether an activation whose answer was lost went through, judged by reading the code
+        again. The read gets its own attempts but shares the activation's deadline.
         """
+        lic: License | None = None
         try:
             lic = self._describe(code, _Budget(started=activation.started))
         except (MarketplaceUnavailable, Throttled):
+            pass
+        if lic is None:  # raised here, not in the except block, so nothing is chained
             raise MarketplaceUnavailable(
-                "ActivateLicense timed out and reading the code again failed, so whether it was "
-                "activated is unknown",
-                code="ReadTimeout",
-            ) from None
+                f"ActivateLicense got no answer ({lost.code}) and reading the code again failed, "
+                "so whether it was activated is unknown",
+                code=lost.code,
+            )
         return lic.status == "ACTIVATED"
 
     def _call(
@@ -205,13 +245,15 @@ class MarketplaceClient:
         code: str,
         budget: _Budget,
         *,
-        retry_read_timeout: bool = True,
+        retry_lost_answer: bool = True,
     ) -> tuple[dict[str, Any], str | None]:
         """Send ``action`` until it succeeds, fails for good, or the budget runs out.
 
         Returns the JSON answer and its request id; raises a ``MarketplaceError`` otherwise.
-        Every raise happens outside an ``except`` block, so no requests exception (whose text
-        holds the signed URL, authorization code included) is chained to what callers see.
+        With ``retry_lost_answer=False``, an attempt whose answer was lost raises
+        ``_AnswerLost`` instead of being sent again. Every raise happens outside an ``except``
+        block, so no requests exception (whose text holds the signed URL, authorization code
+        included) is chained to what callers see.
         """
         policy = self.retry_policy
         while True:
@@ -221,37 +263,17 @@ class MarketplaceClient:
             request = self._prepare(action, params)
             retry_after: float | None = None
             error: MarketplaceError
-            timed_out_reading = False
+            answer_lost = False
             # What Session.request would add: proxies and CA bundle from the environment
             # (HTTPS_PROXY, REQUESTS_CA_BUNDLE), which a deployment behind an egress proxy needs.
             settings = self.session.merge_environment_settings(request.url, {}, False, None, None)
             try:
                 response = self.session.send(request, timeout=attempt_timeout,
                                              allow_redirects=False, **settings)
-            except (requests.exceptions.ReadTimeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                # The request reached the marketplace; only (all of) the answer did not.
-                if isinstance(exc, requests.exceptions.ReadTimeout):
-                    error = MarketplaceUnavailable(
-                        f"{action}: no answer within {attempt_timeout:g}s", code="ReadTimeout")
-                else:
-                    error = MarketplaceUnavailable(f"{action}: the answer was cut off",
-                                                   code="ChunkedEncodingError")
-                retryable = retry_read_timeout
-                timed_out_reading = True
-            except requests.exceptions.SSLError:
-                error = MarketplaceUnavailable(f"{action}: TLS handshake failed", code="SSLError")
-                retryable = False
-            except requests.exceptions.ConnectionError as exc:
-                kind = "ConnectTimeout" if isinstance(exc, requests.exceptions.ConnectTimeout) \
-                    else "ConnectionError"
-                error = MarketplaceUnavailable(f"{action}: could not reach the marketplace "
-                                               f"({kind})", code=kind)
-                retryable = True
             except requests.exceptions.RequestException as exc:
-                error = MarketplaceUnavailable(f"{action}: request failed ({type(exc).__name__})",
-                                               code=type(exc).__name__)
-                retryable = False
+                error, outcome = _transport_failure(exc, action, attempt_timeout)
+                answer_lost = outcome == "lost"
+                retryable = outcome != "final"
             else:
                 outcome = self._interpret(response, action, code)
                 if not isinstance(outcome, MarketplaceError):
@@ -262,8 +284,8 @@ class MarketplaceClient:
                 retryable = isinstance(error, (Throttled, MarketplaceUnavailable))
                 retry_after = getattr(error, "retry_after", None)
 
-            if timed_out_reading and not retry_read_timeout:
-                raise _ActivationTimedOut(error)  # type: ignore[arg-type]
+            if answer_lost and not retry_lost_answer:
+                raise _AnswerLost(error)  # type: ignore[arg-type]
             if not retryable:
                 log.info("%s for %s failed: %s", action, mask_code(code), error)
                 raise error
@@ -345,6 +367,43 @@ class MarketplaceClient:
                 **kwargs,
             )
         return kind.cls(message, **kwargs)
+
+
+def _transport_failure(
+    exc: requests.exceptions.RequestException, action: str, attempt_timeout: float
+) -> tuple[MarketplaceUnavailable, str]:
+    """What a ``requests`` exception means: the error to raise, and whether the request
+
+    - may have been processed while its answer was lost (``"lost"``: a read timeout, an answer
+      cut off, a connection closed after the request went out),
+    - never reached the marketplace (``"unsent"``: refused, reset or timed out while
+      connecting), so sending it again is safe,
+    - or failed in a way that retrying will not mend (``"final"``: TLS, an invalid URL...).
+
+    The error never holds the exception's own text: that quotes the signed URL.
+    """
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):  # urllib3 gave up; what it gave up on
+        reason = reason.reason
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        return MarketplaceUnavailable(f"{action}: no answer within {attempt_timeout:g}s",
+                                      code="ReadTimeout"), "lost"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return MarketplaceUnavailable(f"{action}: the answer was cut off",
+                                      code="ChunkedEncodingError"), "lost"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return MarketplaceUnavailable(f"{action}: TLS handshake failed", code="SSLError"), "final"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if isinstance(reason, ProtocolError):  # 'Connection aborted.': it may have gone out
+            return MarketplaceUnavailable(
+                f"{action}: the connection was closed before the answer came",
+                code="ConnectionAborted"), "lost"
+        kind = "ConnectTimeout" if isinstance(exc, requests.exceptions.ConnectTimeout) \
+            else "ConnectionError"
+        return MarketplaceUnavailable(f"{action}: could not reach the marketplace ({kind})",
+                                      code=kind), "unsent"
+    return MarketplaceUnavailable(f"{action}: request failed ({type(exc).__name__})",
+                                  code=type(exc).__name__), "final"
 
 
 def _parse_endpoint(endpoint: str) -> tuple[str, str]:

@@ -4,12 +4,14 @@ sequence, secrets kept out of errors and logs. Nothing sleeps for real (fake clo
 from __future__ import annotations
 
 import logging
+from http.client import RemoteDisconnected
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 import responses
 from responses.registries import OrderedRegistry
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from marketplace_adapter import License, MarketplaceClient, errors, signing
 
@@ -31,6 +33,10 @@ def query_of(request) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
 
 
+def _actions(mocked) -> list[str]:
+    return [query_of(call.request)["Action"] for call in mocked.calls]
+
+
 def ok_license(status: str = "INACTIVATED") -> dict:
     body = {"RequestId": "RID-OK", "License": dict(DEMO_ANSWER["License"])}
     body["License"]["LicenseStatus"] = status
@@ -40,6 +46,28 @@ def ok_license(status: str = "INACTIVATED") -> dict:
 def error_body(code: str, message: str = "failed", request_id: str = "RID-ERR") -> dict:
     return {"RequestId": request_id, "HostId": "market.aliyuncs.com", "Code": code,
             "Message": message, "Recommend": "https://api.aliyun.com/troubleshoot"}
+
+
+# What requests raises when the request went out (or may have) and its answer did not come back,
+# as it raises them over a socket, and the local code each becomes.
+LOST_ANSWERS = {
+    "read timeout": (requests.exceptions.ReadTimeout("read timed out"), "ReadTimeout"),
+    "answer cut off": (requests.exceptions.ChunkedEncodingError("cut off"), "ChunkedEncodingError"),
+    "closed without an answer": (requests.exceptions.ConnectionError(ProtocolError(
+        "Connection aborted.", RemoteDisconnected("Remote end closed connection without response"))),
+        "ConnectionAborted"),
+    "reset after sending": (requests.exceptions.ConnectionError(ProtocolError(
+        "Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))),
+        "ConnectionAborted"),
+    "body read timeout": (requests.exceptions.ConnectionError(ReadTimeoutError(
+        None, "/", "Read timed out.")), "ReadTimeout"),
+}
+# ... and when it never reached the marketplace.
+UNSENT = {
+    "refused": (requests.exceptions.ConnectionError(MaxRetryError(
+        None, "/", NewConnectionError(None, "Connection refused"))), "ConnectionError"),
+    "connect timeout": (requests.exceptions.ConnectTimeout("connect timed out"), "ConnectTimeout"),
+}
 
 
 # ------------------------------------------------------------- request shape and signing
@@ -344,27 +372,34 @@ def test_connection_errors_then_success(mocked, make_client, fake_time):
 
 
 def test_each_attempt_is_signed_anew(mocked, make_client, fake_time):
-    mocked.post(URL, status=500, json=error_body("InternalError"))
-    mocked.post(URL, status=500, json=error_body("InternalError"))
+    # Waits of 2 s (x-acs-retry-after) move the fake clock on, so a reused timestamp would show.
+    for _ in range(2):
+        mocked.post(URL, status=400, json=error_body("Throttling.User"),
+                    headers={"x-acs-retry-after": "2000"})
     mocked.post(URL, json=ok_license())
-    fake_time.sleeps.clear()
     nonces = iter(["n1", "n2", "n3"])
     make_client(nonce_factory=lambda: next(nonces)).describe_license(CODE)
     seen = [query_of(call.request) for call in mocked.calls]
     assert [params["SignatureNonce"] for params in seen] == ["n1", "n2", "n3"]
+    assert [params["Timestamp"] for params in seen] == [
+        "2024-01-01T12:00:00Z", "2024-01-01T12:00:02Z", "2024-01-01T12:00:04Z"]
     assert len({params["Signature"] for params in seen}) == 3
     for params in seen:
         assert params.pop("Signature") == signing.sign_v1("POST", params, "testsecret")
 
 
 def test_v3_retries_are_signed_anew(mocked, make_client):
-    mocked.post(URL, status=503, json=error_body("ServiceUnavailable"))
+    mocked.post(URL, status=400, json=error_body("Throttling"), headers={"x-acs-retry-after": "3000"})
     mocked.post(URL, json=ok_license())
     make_client(signature_version="v3").describe_license(CODE)
-    nonces = {call.request.headers["x-acs-signature-nonce"] for call in mocked.calls}
-    dates = [call.request.headers["x-acs-date"] for call in mocked.calls]
-    assert len(nonces) == 2
-    assert dates[0] <= dates[1]
+    headers = [call.request.headers for call in mocked.calls]
+    assert len({h["x-acs-signature-nonce"] for h in headers}) == 2
+    assert [h["x-acs-date"] for h in headers] == ["2024-01-01T12:00:00Z", "2024-01-01T12:00:03Z"]
+    for h in headers:
+        signed = {name: h[name] for name in signing.parse_authorization_v3(h["Authorization"])
+                  .signed_headers}
+        assert h["Authorization"] == signing.authorization_v3(
+            "POST", "/", {"LicenseCode": CODE}, signed, "testid", "testsecret")
 
 
 def test_throttling_honours_retry_after(mocked, make_client, fake_time):
@@ -410,10 +445,24 @@ def test_attempt_timeout_shrinks_to_the_remaining_deadline(mocked, make_client, 
     assert second == pytest.approx(5.0 - fake_time.sleeps[0])
 
 
-def test_read_timeout_of_describe_is_retried(mocked, make_client):
-    mocked.post(URL, body=requests.exceptions.ReadTimeout("slow"))
+@pytest.mark.parametrize("failure", {**LOST_ANSWERS, **UNSENT}.values(),
+                         ids=[*LOST_ANSWERS, *UNSENT])
+def test_describe_is_retried_after_any_transport_failure(mocked, make_client, failure):
+    exception, local_code = failure
+    mocked.post(URL, body=exception)
     mocked.post(URL, json=ok_license())
     assert make_client().describe_license(CODE).status == "INACTIVATED"
+    assert _actions(mocked) == ["DescribeLicense"] * 2
+
+
+@pytest.mark.parametrize("failure", {**LOST_ANSWERS, **UNSENT}.values(),
+                         ids=[*LOST_ANSWERS, *UNSENT])
+def test_transport_failure_carries_its_local_code(mocked, make_client, failure):
+    exception, local_code = failure
+    mocked.post(URL, body=exception)
+    with pytest.raises(errors.MarketplaceUnavailable) as caught:
+        make_client(max_attempts=1).describe_license(CODE)
+    assert caught.value.code == local_code and caught.value.http_status is None
 
 
 def test_read_timeouts_exhausted_raise_unavailable(mocked, make_client):
@@ -437,18 +486,17 @@ def test_activate_5xx_then_success(mocked, make_client):
     assert make_client().activate_license(CODE, "1") is True
 
 
-def test_activate_connection_error_then_success(mocked, make_client):
-    mocked.post(URL, body=requests.exceptions.ConnectionError("reset"))
+@pytest.mark.parametrize("failure", UNSENT.values(), ids=list(UNSENT))
+def test_activate_that_never_went_out_is_sent_again_without_reading(mocked, make_client, failure):
+    mocked.post(URL, body=failure[0])
     mocked.post(URL, json={"RequestId": "R", "Success": True})
     assert make_client().activate_license(CODE, "1") is True
+    assert _actions(mocked) == ["ActivateLicense", "ActivateLicense"]
 
 
-def _actions(mocked) -> list[str]:
-    return [query_of(call.request)["Action"] for call in mocked.calls]
-
-
-def test_activate_read_timeout_resolved_by_reading_activated(mocked, make_client):
-    mocked.post(URL, body=requests.exceptions.ReadTimeout("lost answer"))
+@pytest.mark.parametrize("failure", LOST_ANSWERS.values(), ids=list(LOST_ANSWERS))
+def test_activate_lost_answer_resolved_by_reading_activated(mocked, make_client, failure):
+    mocked.post(URL, body=failure[0])
     mocked.post(URL, json=ok_license("ACTIVATED"))
     assert make_client().activate_license(CODE, "1") is True
     assert _actions(mocked) == ["ActivateLicense", "DescribeLicense"]
@@ -539,15 +587,3 @@ def test_proxy_from_the_environment_is_used(mocked, make_client, monkeypatch):
     make_client().describe_license(CODE)
     assert mocked.calls[0].request.req_kwargs["proxies"].get("https") == "http://proxy.example:3128"
 
-
-def test_activate_cut_off_answer_is_resolved_by_reading(mocked, make_client):
-    mocked.post(URL, body=requests.exceptions.ChunkedEncodingError("cut off"))
-    mocked.post(URL, json=ok_license("ACTIVATED"))
-    assert make_client().activate_license(CODE, "1") is True
-    assert _actions(mocked) == ["ActivateLicense", "DescribeLicense"]
-
-
-def test_describe_cut_off_answer_is_retried(mocked, make_client):
-    mocked.post(URL, body=requests.exceptions.ChunkedEncodingError("cut off"))
-    mocked.post(URL, json=ok_license())
-    assert make_client().describe_license(CODE)
