@@ -19,6 +19,7 @@ from .app import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,
     READ_TIMEOUT_ENVIRON_KEY,
+    SimulatedDrop,
     SimulatedReadTimeout,
     Simulator,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Simulator",
     "SimulatorServer",
     "SimulatedReadTimeout",
+    "SimulatedDrop",
     "CodeRecord",
     "WSGIAdapter",
     "inprocess_session",

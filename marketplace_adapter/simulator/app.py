@@ -24,13 +24,14 @@ from urllib.parse import parse_qsl
 from ..errors import mask_code
 from ..timezones import resolve_timezone
 from .codes import DEMO_SELLER, CodeRecord, as_records, load_codes_file, parse_time
-from .faults import Fault
+from .faults import FAULT_KINDS, Fault
 from .gateway import AccessKey, Caller, GatewayError, IncomingRequest, NonceStore, verify
 from .wire import to_json, to_xml
 
 __all__ = [
     "Simulator",
     "SimulatedReadTimeout",
+    "SimulatedDrop",
     "DEMO_ACCESS_KEY_ID",
     "DEMO_ACCESS_KEY_SECRET",
     "READ_TIMEOUT_ENVIRON_KEY",
@@ -53,6 +54,11 @@ _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request"
 
 class SimulatedReadTimeout(Exception):
     """Raised through the in-process transport when a ``slow`` answer outlasts the read timeout."""
+
+
+class SimulatedDrop(Exception):
+    """Raised by the app for a ``drop`` fault: whoever serves it closes the connection without
+    answering (the HTTP server), or raises what ``requests`` raises then (the transport)."""
 
 
 class Simulator:
@@ -257,11 +263,13 @@ class Simulator:
         wants_json = (request.params.get("Format", "").upper() == "JSON"
                       or "json" in request.headers.get("accept", "").lower())
         fault = self._take_fault(action_hint)
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.kind not in ("slow", "drop"):
             response = self._fault_answer(fault, wants_json)
         else:
             response = self._serve(request, wants_json)
         self._remember(request, action_hint, response, fault)
+        if fault is not None and fault.kind == "drop":
+            raise SimulatedDrop("the connection was closed without an answer")
         if fault is not None and fault.kind == "slow":
             read_timeout = environ.get(READ_TIMEOUT_ENVIRON_KEY)
             if read_timeout is not None and fault.delay >= read_timeout:
@@ -562,7 +570,8 @@ _CONTROL_HELP = {
         "GET|POST /_control/options": "dead_code_style, time_format, success_as_string, "
                                       "reject_sts_activation",
         "GET|DELETE /_control/requests": "Market API requests served (codes masked)",
-    }
+    },
+    "fault_kinds": list(FAULT_KINDS),
 }
 
 

@@ -6,6 +6,8 @@ Kinds:
 - ``slow``: the request is processed, then the answer waits ``delay`` seconds; a client that
   times out first never sees it (so a slow ActivateLicense does activate the code).
 - ``not_json``: an HTML page instead of JSON, HTTP 200 by default (a proxy's error page).
+- ``drop``: the request is processed, then the connection is closed without an answer (a load
+  balancer or a network failing mid-call); the client cannot tell whether it was processed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Iterable
 
 __all__ = ["Fault", "FAULT_KINDS"]
 
-FAULT_KINDS = ("throttle", "server_error", "slow", "not_json")
+FAULT_KINDS = ("throttle", "server_error", "slow", "not_json", "drop")
 
 
 @dataclass

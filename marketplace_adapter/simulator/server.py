@@ -6,25 +6,30 @@ connection reuse is part of what is tested, and both ``wsgiref`` and Werkzeug's 
 server close the connection after every answer. Every request the client sends has a
 Content-Length, so reading exactly that much keeps the connection in step for the next request.
 
-The request log leaves out the query string: it holds authorization codes and signatures.
+The request log leaves out the query string (it holds authorization codes and signatures) and
+masks the code in control paths (``/_control/codes/****7K3Q/renew``).
 """
 
 from __future__ import annotations
 
-import io
 import logging
+import re
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
-from urllib.parse import unquote_to_bytes
+from typing import Any
+from urllib.parse import unquote
+
+from ..errors import mask_code
+from .app import SimulatedDrop
+from .wsgi import WSGIApp, call_app, make_environ
 
 __all__ = ["SimulatorServer"]
 
 log = logging.getLogger("marketplace_adapter.simulator")
 
-WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
+_CONTROL_CODE = re.compile(r"^(/_control/codes/)([^/]+)")
 
 
 class _WSGIHandler(BaseHTTPRequestHandler):
@@ -63,29 +68,27 @@ class _WSGIHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        captured: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
         try:
-            result = self.server.app(self._environ(body), start_response)  # type: ignore[attr-defined]
-            try:
-                data = b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            status, headers, data = call_app(self.server.app, self._environ(body))  # type: ignore[attr-defined]
+        except SimulatedDrop:
+            # A "drop" fault: close the connection without a word, as a failing load balancer does.
+            log.info("%s %s dropped without an answer", self.command, self._path_for_log())
+            self.close_connection = True
+            return
         except Exception:  # noqa: BLE001 - a crashed app answers 500, as any WSGI server does
-            log.exception("the simulator failed on %s %s", self.command, self._path_only())
+            log.exception("the simulator failed on %s %s", self.command, self._path_for_log())
             self.send_error(500, "Simulator error")
             return
-        code, _, reason = captured["status"].partition(" ")
+        code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
-        for name, value in captured["headers"]:
+        for name, value in headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            # The client asked for it (Connection: close, or HTTP/1.0): say so, so that it does
+            # not send its next request on a connection about to be closed.
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -93,37 +96,19 @@ class _WSGIHandler(BaseHTTPRequestHandler):
     def _environ(self, body: bytes) -> dict[str, Any]:
         path, _, query = self.path.partition("?")
         host, port = self.server.server_address[:2]
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": self.command,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-            "QUERY_STRING": query,
-            "SERVER_NAME": str(host),
-            "SERVER_PORT": str(port),
-            "SERVER_PROTOCOL": self.request_version,
-            "REMOTE_ADDR": self.client_address[0],
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for name, value in self.headers.items():
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
-            elif key != "CONTENT_LENGTH":
-                environ[f"HTTP_{key}"] = value
-        return environ
+        return make_environ(
+            method=self.command, path=path, query=query, headers=self.headers.items(), body=body,
+            server_name=str(host), server_port=port, remote_addr=self.client_address[0],
+            protocol=self.request_version,
+        )
 
-    def _path_only(self) -> str:
-        return self.path.split("?", 1)[0]
+    def _path_for_log(self) -> str:
+        """The path without the query (codes, signatures), codes in control paths masked."""
+        path = self.path.split("?", 1)[0]
+        return _CONTROL_CODE.sub(lambda m: m.group(1) + mask_code(unquote(m.group(2))), path)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        log.info("%s %s %s", self.command, self._path_only(), getattr(code, "value", code))
+        log.info("%s %s %s", self.command, self._path_for_log(), getattr(code, "value", code))
 
     def log_message(self, format: str, *args: Any) -> None:
         # Errors only (send_error); the request line is never logged: it holds the query.

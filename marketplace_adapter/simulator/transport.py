@@ -8,23 +8,23 @@ how the demo app works without marketplace credentials.
 from __future__ import annotations
 
 import io
-import sys
-from typing import Any, Callable, Iterable
-from urllib.parse import unquote_to_bytes, urlsplit
+from http.client import RemoteDisconnected
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3 import HTTPResponse
+from urllib3.exceptions import ProtocolError
 
-from .app import READ_TIMEOUT_ENVIRON_KEY, SimulatedReadTimeout
+from .app import READ_TIMEOUT_ENVIRON_KEY, SimulatedDrop, SimulatedReadTimeout
+from .wsgi import WSGIApp, call_app, make_environ
 
 __all__ = ["WSGIAdapter", "inprocess_session", "INPROCESS_ENDPOINT"]
 
 INPROCESS_ENDPOINT = "http://market.simulator"
-
-WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
 
 
 def _read_timeout(timeout: Any) -> float | None:
@@ -37,7 +37,12 @@ def _read_timeout(timeout: Any) -> float | None:
 
 
 class WSGIAdapter(BaseAdapter):
-    """Sends each request to ``app`` as a WSGI call and returns its answer as a ``Response``."""
+    """Sends each request to ``app`` as a WSGI call and returns its answer as a ``Response``.
+
+    The simulator's transport faults come out as ``requests`` raises them over a socket: a
+    ``slow`` answer past the read timeout as ``ReadTimeout``, a ``drop`` as ``ConnectionError``
+    wrapping urllib3's ``ProtocolError('Connection aborted.', RemoteDisconnected(...))``.
+    """
 
     def __init__(self, app: WSGIApp) -> None:
         super().__init__()
@@ -46,23 +51,15 @@ class WSGIAdapter(BaseAdapter):
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
         environ = self._environ(request, _read_timeout(timeout))
-        captured: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
         try:
-            result = self.app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            status, headers, body = call_app(self.app, environ)
         except SimulatedReadTimeout as exc:
             raise requests.exceptions.ReadTimeout(str(exc), request=request) from None
-        return self._response(request, captured["status"], captured["headers"], body)
+        except SimulatedDrop:
+            aborted = ProtocolError("Connection aborted.", RemoteDisconnected(
+                "Remote end closed connection without response"))
+            raise requests.exceptions.ConnectionError(aborted, request=request) from None
+        return self._response(request, status, headers, body)
 
     def close(self) -> None:
         pass
@@ -76,33 +73,14 @@ class WSGIAdapter(BaseAdapter):
         elif not isinstance(body, bytes):
             body = b"".join(part if isinstance(part, bytes) else part.encode("utf-8")
                             for part in body)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": (request.method or "GET").upper(),
-            "SCRIPT_NAME": "",
-            # PEP 3333: PATH_INFO is the decoded path, bytes carried as latin-1.
-            "PATH_INFO": unquote_to_bytes(url.path or "/").decode("latin-1"),
-            "QUERY_STRING": url.query,
-            "SERVER_NAME": url.hostname or "localhost",
-            "SERVER_PORT": str(port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": url.scheme or "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            READ_TIMEOUT_ENVIRON_KEY: read_timeout,
-        }
-        for name, value in request.headers.items():
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
-            elif key != "CONTENT_LENGTH":
-                environ[f"HTTP_{key}"] = value
+        environ = make_environ(
+            method=request.method or "GET", path=url.path or "/", query=url.query,
+            headers=request.headers.items(), body=body,
+            server_name=url.hostname or "localhost",
+            server_port=url.port or (443 if url.scheme == "https" else 80),
+            scheme=url.scheme or "http",
+        )
+        environ[READ_TIMEOUT_ENVIRON_KEY] = read_timeout
         environ.setdefault("HTTP_HOST", url.netloc)
         return environ
 

@@ -482,6 +482,30 @@ def test_slow_describe_times_out_and_is_retried(market_sim, sim_client):
     assert len(market_sim.calls()) == 2
 
 
+def test_drop_fault_is_retried_and_a_dropped_activation_is_found_by_reading(market_sim,
+                                                                            sim_client):
+    market_sim.inject_fault("drop")
+    assert sim_client().describe_license(READY).status == "INACTIVATED"
+    market_sim.inject_fault("drop", actions="ActivateLicense")
+    assert sim_client().activate_license(READY, "1234567890120001") is True
+    assert market_sim.get_code(READY)["status"] == "ACTIVATED"  # processed, answer dropped
+    assert [(c["action"], c["fault"]) for c in market_sim.calls()] == [
+        ("DescribeLicense", "drop"), ("DescribeLicense", None),
+        ("ActivateLicense", "drop"), ("DescribeLicense", None)]
+
+
+def test_drop_fault_raises_what_requests_raises_over_a_socket(market_sim):
+    from urllib3.exceptions import ProtocolError
+
+    session = inprocess_session(market_sim)
+    added = session.post(INPROCESS_ENDPOINT + "/_control/faults", json={"kind": "drop"})
+    assert added.json()["faults"][0]["kind"] == "drop"
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        session.post(INPROCESS_ENDPOINT + "/", params=_signed_v1({"LicenseCode": READY}))
+    assert isinstance(caught.value.args[0], ProtocolError)
+    assert "Connection aborted" in str(caught.value)
+
+
 @pytest.mark.parametrize("bad", [{"kind": "meteor"}, {"kind": "slow"}, {"kind": "throttle", "count": 0}])
 def test_bad_faults_are_refused(market_sim, bad):
     kind = bad.pop("kind")
@@ -495,7 +519,8 @@ def test_bad_faults_are_refused(market_sim, bad):
 def test_http_control_interface(market_sim, sim_client):
     session = inprocess_session(market_sim)
     base = INPROCESS_ENDPOINT + "/_control"
-    assert "endpoints" in session.get(base).json()
+    help_page = session.get(base).json()
+    assert "endpoints" in help_page and "drop" in help_page["fault_kinds"]
     codes = session.get(base + "/codes").json()["codes"]
     assert len(codes) == len(demo_codes(NOW))
 
