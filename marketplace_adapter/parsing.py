@@ -76,13 +76,15 @@ class License:
 
 
 _ISO_SHORT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$")
-_PLAIN = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+# The last but two is what Java's Timestamp.toString() writes ("2019-05-25 09:00:00.0").
+_PLAIN = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d")
 
 
 def parse_market_time(value: Any, market_tz: str | tzinfo = "Asia/Shanghai") -> datetime | None:
     """One marketplace time, as an aware datetime in UTC; None when empty.
 
-    Accepted: ``2019-05-25 09:00:00`` (no zone: in ``market_tz``), ``2016-05-18T14:14Z`` and other
+    Accepted: ``2019-05-25 09:00:00`` (no zone: in ``market_tz``; also without seconds, or with a
+    fraction as Java writes it, ``.0``), ``2016-05-18T14:14Z`` and other
     ISO 8601 forms with a zone, and epoch numbers (milliseconds when large). Anything else raises
     ``ValueError``.
     """
@@ -121,7 +123,8 @@ def _as_text(value: Any) -> str | None:
 
 def _attributes(license_obj: Mapping[str, Any]) -> dict[str, str]:
     """``ExtendArray.LicenseAttribute`` as a dict, tolerating the shapes XML-to-JSON produces
-    (a single object instead of a list, or the list directly under ``ExtendArray``)."""
+    (a single object instead of a list, or the list directly under ``ExtendArray``); raises
+    ``ValueError`` for any other shape."""
     extend = license_obj.get("ExtendArray")
     if extend is None:
         return {}
@@ -129,7 +132,7 @@ def _attributes(license_obj: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list):
-        raise BadResponse("ExtendArray.LicenseAttribute is not a list", code="BadResponse")
+        raise ValueError("License.ExtendArray.LicenseAttribute is not a list")
     attributes: dict[str, str] = {}
     for item in items:
         if isinstance(item, Mapping) and item.get("Code") is not None:
@@ -184,7 +187,10 @@ def parse_license(
         except ValueError:
             raise bad(f"License.{key} is not a time this client understands") from None
 
-    attributes = _attributes(lic)
+    try:
+        attributes = _attributes(lic)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     order_ids = [part.strip() for part in attributes.get("orderId", "").split(",") if part.strip()]
     extend_info = lic.get("ExtendInfo") if isinstance(lic.get("ExtendInfo"), Mapping) else {}
     ali_uid = _uid(extend_info.get("AliUid")) or _uid(attributes.get("aliUid"))

@@ -103,6 +103,7 @@ def test_all_times_are_timezone_aware_utc():
     [
         ("2019-05-25 09:00:00", datetime(2019, 5, 25, 1, 0, tzinfo=UTC)),
         ("2019-05-25 09:00", datetime(2019, 5, 25, 1, 0, tzinfo=UTC)),
+        ("2019-05-25 09:00:00.0", datetime(2019, 5, 25, 1, 0, tzinfo=UTC)),
         ("2016-05-18T14:14Z", datetime(2016, 5, 18, 14, 14, tzinfo=UTC)),
         ("2016-05-18T22:14+08:00", datetime(2016, 5, 18, 14, 14, tzinfo=UTC)),
         (1558746000000, datetime(2019, 5, 25, 1, 0, tzinfo=UTC)),
@@ -142,6 +143,14 @@ def test_specification_order_ids_and_attributes():
     assert lic.attributes == {"package_version": "aku-40", "orderId": "210001, 210002,,210003",
                               "orderBizId": "210001", "activeAddress": "cn-hangzhou",
                               "expiresTime": "1700000000000"}
+
+
+@pytest.mark.parametrize("extend_array", [{"LicenseAttribute": "package_version"}, 42])
+def test_unreadable_attributes_are_a_bad_response_with_the_request_id(extend_array):
+    with pytest.raises(errors.BadResponse) as caught:
+        parse_license(answer(ExtendArray=extend_array), request_id="RID-7")
+    assert (caught.value.request_id, caught.value.http_status) == ("RID-7", 200)
+    assert "LicenseAttribute" in caught.value.message
 
 
 def test_no_attributes_means_no_specification_and_no_orders():
