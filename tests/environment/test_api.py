@@ -285,3 +285,18 @@ def test_renewal_check(client, op, vendor, clock):
     renewed = client.post("/api/v1/environment/renewal-check", headers=op).get_json()
     assert renewed["renewed"] is True and renewed["license"]["seq"] == 2 and renewed["license"]["daysLeft"] == 60
     assert vendor.calls[-1][0] == "ABCD-7Q2K"
+
+
+def test_an_expiry_seen_within_the_minute_survives_the_clock_moved_back(client, op, keys, clock):
+    """The high-water mark moves at most once a minute, but the first read that sees the license
+    expired records it at once: otherwise moving the clock back within that minute revives it."""
+    client.post("/api/v1/environment/license", json={"productKey": keys.make(seq=1, days=10)}, headers=op)
+    clock.advance(days=10, seconds=-30)
+    assert client.get("/api/v1/environment", headers=op).get_json()["license"]["status"] == "expiring"
+    clock.advance(seconds=40)  # 10 s after expiry, 40 s after the last high-water write
+    assert client.get("/api/v1/environment", headers=op).get_json()["license"]["status"] == "expired"
+    clock.advance(days=-9)
+    lic = client.get("/api/v1/environment", headers=op).get_json()["license"]
+    assert (lic["status"], lic["daysLeft"]) == ("expired", 0)
+    response = client.post("/api/v1/instances", json={"name": "late", "aku": 1}, headers=op)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "license_expired"

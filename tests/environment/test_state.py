@@ -163,6 +163,14 @@ def test_high_water_is_written_at_most_once_a_minute():
     assert not sm.high_water_due(T0 - timedelta(days=1), T0)  # clock behind: nothing to write
 
 
+def test_high_water_is_written_at_once_when_the_expiry_is_first_seen():
+    expires = T0 + timedelta(seconds=30)
+    assert sm.high_water_due(T0 + timedelta(seconds=40), T0, expires)  # 40 s after the last write
+    assert not sm.high_water_due(T0 + timedelta(seconds=20), T0, expires)  # not expired yet
+    assert not sm.high_water_due(T0 + timedelta(seconds=50), T0 + timedelta(seconds=40), expires)  # seen already
+    assert not sm.high_water_due(T0 - timedelta(days=1), T0 + timedelta(seconds=40), expires)
+
+
 # --- applying keys -----------------------------------------------------------------------------
 
 def test_a_new_key_applies_over_the_trial():

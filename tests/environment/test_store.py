@@ -163,3 +163,21 @@ def test_refused_key_records_what_it_could_read(app, clock, keys):
         [row] = store.history()
         assert (row.result, row.error_code, row.key_seq, row.actor) == ("refused", "wrong_install_id", 7, "someone")
         assert row.key_expires_at == clock.now + timedelta(days=30)
+
+
+def test_the_high_water_write_is_conditional_and_never_moves_back(app, clock):
+    with app.app_context():
+        store.current_license()
+    start = _row(app).high_water_at
+    with app.app_context():
+        store.write_high_water(start + timedelta(seconds=30))  # another worker wrote less than a minute ago
+        assert _row(app).high_water_at == start
+        store.write_high_water(start + timedelta(seconds=61))
+        assert _row(app).high_water_at == start + timedelta(seconds=61)
+        store.write_high_water(start + timedelta(seconds=10))  # a clock behind never moves it back
+        assert _row(app).high_water_at == start + timedelta(seconds=61)
+        # the first sight of the expiry is written at once, even within the minute
+        store.write_high_water(start + timedelta(seconds=70), expires_at=start + timedelta(seconds=65))
+        assert _row(app).high_water_at == start + timedelta(seconds=70)
+        store.write_high_water(start + timedelta(seconds=80), expires_at=start + timedelta(seconds=65))
+        assert _row(app).high_water_at == start + timedelta(seconds=70)

@@ -164,11 +164,17 @@ def effective_now(clock: datetime, high_water: datetime | None) -> datetime:
     return max(clock, _utc(high_water))
 
 
-def high_water_due(clock: datetime, high_water: datetime | None) -> bool:
-    """Whether the high-water mark should be moved to ``clock`` now (at most once a minute)."""
+def high_water_due(clock: datetime, high_water: datetime | None, expires_at: datetime | None = None) -> bool:
+    """Whether the high-water mark should be moved to ``clock`` now: at most once a minute, and
+    at once when this is the first time the environment sees the license expired (the mark is
+    before ``expires_at`` and the clock at or past it). Without that second rule, a clock moved
+    back within the minute after the expiry was seen would revive the license."""
     if high_water is None:
         return True
-    return _utc(clock) - _utc(high_water) >= HIGH_WATER_INTERVAL
+    clock, high_water = _utc(clock), _utc(high_water)
+    if clock - high_water >= HIGH_WATER_INTERVAL:
+        return True
+    return expires_at is not None and high_water < _utc(expires_at) <= clock
 
 
 def clock_moved_back(clock: datetime, high_water: datetime | None, tolerance: timedelta = timedelta(minutes=5)) -> bool:

@@ -6,8 +6,9 @@ The rules live in :mod:`webapp.environment.state`; this module only loads, saves
 Hot path: :func:`current_license` is one query: the columns of the single state row that the
 license needs (not the stored key's text) with the ``SUM`` of the instances' AKU as a scalar
 subquery, read as a plain row (no ORM object), cached for the rest of the request only. It never
-writes, except the clock high-water mark at most once a minute (a conditional ``UPDATE``, done
-after the response is made so it never joins the caller's transaction).
+writes, except the clock high-water mark at most once a minute, and once more when a read first
+sees the license expired (a conditional ``UPDATE``, done after the response is made so it never
+joins the caller's transaction).
 
 Writes that change capacity use (instance create, grow, delete) and activations first update the
 state row, which serializes them on every database (a row lock on PostgreSQL, the write lock on
@@ -173,11 +174,12 @@ def current_license(*, fresh: bool = False) -> sm.LicenseState:
     row = _license_row()
     clock = utcnow()
     result = _build(row, clock)
-    if sm.high_water_due(clock, row.high_water_at):
+    expires_at = result.terms.expires_at
+    if sm.high_water_due(clock, row.high_water_at, expires_at):
         if in_request:
-            g.setdefault(_HIGH_WATER, clock)  # written after the response is made
+            g.setdefault(_HIGH_WATER, (clock, expires_at))  # written after the response is made
         else:
-            write_high_water(clock)
+            write_high_water(clock, expires_at)
     if in_request:
         setattr(g, _CACHE, result)
     return result
@@ -188,16 +190,18 @@ def _forget() -> None:
         g.pop(_CACHE, None)
 
 
-def write_high_water(clock: datetime) -> None:
-    """Move the high-water mark to `clock` unless it moved within the last minute (any worker)."""
+def write_high_water(clock: datetime, expires_at: datetime | None = None) -> None:
+    """Move the high-water mark to `clock` unless it moved within the last minute (any worker),
+    or at once when the mark is still before the license's expiry `expires_at` and the clock is
+    past it (:func:`state.high_water_due`). A conditional UPDATE: it never moves the mark back."""
+    due = EnvironmentState.high_water_at <= clock - sm.HIGH_WATER_INTERVAL
+    if expires_at is not None and expires_at <= clock:
+        due = or_(due, EnvironmentState.high_water_at < expires_at)
     try:
         with db.engine.begin() as conn:
             conn.execute(
                 update(EnvironmentState)
-                .where(
-                    EnvironmentState.id == STATE_ROW_ID,
-                    EnvironmentState.high_water_at <= clock - sm.HIGH_WATER_INTERVAL,
-                )
+                .where(EnvironmentState.id == STATE_ROW_ID, due)
                 .values(high_water_at=clock)
             )
     except SQLAlchemyError:  # best effort on reads: every activation writes it anyway
@@ -206,9 +210,9 @@ def write_high_water(clock: datetime) -> None:
 
 def flush_high_water(response):
     """`after_request`: the deferred high-water write of a read."""
-    clock = g.pop(_HIGH_WATER, None)
-    if clock is not None:
-        write_high_water(clock)
+    due = g.pop(_HIGH_WATER, None)
+    if due is not None:
+        write_high_water(*due)
     return response
 
 
