@@ -18,7 +18,7 @@ def init_app(app, state) -> None:
     app.config.setdefault("LICENSE_PENDING_WAIT", 5.0)
     app.config.setdefault("VENDOR_REDEEM_CLIENT_LIMITS", redeem.CLIENT_LIMITS)
     app.config.setdefault("VENDOR_REDEEM_CODE_LIMITS", redeem.CODE_LIMITS)
-    market = marketplace.init_app(app)
+    market = marketplace.init_app(app, demo=state.demo)
 
     app.register_blueprint(views.bp)
     app.register_blueprint(public.bp)

@@ -5,10 +5,13 @@ With `ALIBABA_CLOUD_ACCESS_KEY_ID` and `_SECRET` set, the client talks to the re
 `MARKETPLACE_PRODUCT_CODE` is required. With none set, it talks to the local simulator
 in-process (real signing and parsing, no socket), seeded with the simulator's demo codes (or
 the codes file `MARKETPLACE_SIMULATOR_CODES`), and product code and specifications default to
-the demo's, so the demo works with no configuration.
+the demo's, so the demo works with no configuration. In demo mode the simulator's codes are
+shared by every process of the instance folder through `MARKETPLACE_SIMULATOR_STATE`
+(`demo_market`), so `flask license reconcile` sees what the Demo codes page changed.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +37,7 @@ class Marketplace:
     product_code: str
     specs: dict[str, Spec]
     activate: str
-    simulator: Any = None  # marketplace_adapter.simulator.Simulator when running the demo
+    simulator: Any = None  # a simulator.Simulator (or a demo_market.SharedSimulator) in the demo
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,7 +112,16 @@ def build(app: Flask) -> Marketplace:
     product_code = c.get("MARKETPLACE_PRODUCT_CODE") or DEMO_PRODUCT_CODE
     codes_file = c.get("MARKETPLACE_SIMULATOR_CODES")
     codes = load_codes_file(codes_file) if codes_file else demo_codes(product_code=product_code)
-    simulator = Simulator(codes, market_tz=c["MARKETPLACE_TIMEZONE"])
+    state_file = c.get("MARKETPLACE_SIMULATOR_STATE")
+    if state_file:
+        from .demo_market import DemoMarketError, SharedSimulator
+
+        try:
+            simulator = SharedSimulator(Simulator(market_tz=c["MARKETPLACE_TIMEZONE"]), state_file).start(codes)
+        except DemoMarketError as exc:
+            raise MarketplaceConfigError(str(exc)) from None
+    else:
+        simulator = Simulator(codes, market_tz=c["MARKETPLACE_TIMEZONE"])
     options = _client_options(app)
     options.pop("market_tz")
     client = inprocess_client(simulator, **options)
@@ -122,12 +134,19 @@ def build(app: Flask) -> Marketplace:
     )
 
 
-def init_app(app: Flask) -> Marketplace:
+def init_app(app: Flask, *, demo: bool = False) -> Marketplace:
+    """`demo`: the app runs as the demo (no `SECRET_KEY`): the simulator's codes are shared
+    through a file in the instance folder unless `MARKETPLACE_SIMULATOR_STATE` says otherwise."""
     c = app.config
     c.setdefault("MARKETPLACE_TIMEOUT", 10.0)
     c.setdefault("MARKETPLACE_MAX_ATTEMPTS", 3)
     c.setdefault("MARKETPLACE_DEADLINE", 30.0)
     c.setdefault("MARKETPLACE_SIMULATOR_CODES", None)
+    if demo:
+        from .demo_market import STATE_FILE
+
+        c.setdefault("MARKETPLACE_SIMULATOR_STATE", os.path.join(c["LICENSE_INSTANCE_PATH"], STATE_FILE))
+    c.setdefault("MARKETPLACE_SIMULATOR_STATE", None)
     market = build(app)
     app.extensions[STATE_KEY] = market
     return market

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from .. import audit
 from ..auth import roles_required
+from ..datakey import mask
 from ..extensions import db
 from ..htmx import render, trigger, wants_fragment
 from ..models.audit import AuditEvent
@@ -357,10 +358,12 @@ def demo_code_action():
             sim.discard(code)
         else:
             abort(400)
-    except (KeyError, ValueError) as exc:
+    except KeyError:
+        flash(f"The simulator has no code {mask(code)}.", "error")
+    except ValueError as exc:
         flash(f"The simulator refused: {exc}", "error")
     else:
-        audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": "****" + code[-4:]},
+        audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": mask(code)},
                      commit=True)
     if not wants_fragment():
         return redirect(url_for("vendor.demo_codes"), code=303)

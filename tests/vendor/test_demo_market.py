@@ -1,0 +1,173 @@
+"""The demo's simulated marketplace, shared by every process of one instance folder through a
+JSON file (`webapp.vendor.demo_market`): what the Demo codes page changes, `flask license
+reconcile` sees; every worker sees the same codes; the file is written atomically."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from marketplace_adapter.simulator import Simulator, demo_codes
+from webapp import create_app
+from webapp.config import TestConfig
+from webapp.extensions import db
+from webapp.models.vendor import CodeBinding
+from webapp.vendor.demo_market import STATE_FILE, SharedSimulator
+from webapp.vendor.marketplace import MarketplaceConfigError
+
+from .conftest import INSTALL, OTHER_INSTALL
+
+READY = "DEMO-AKU20-READY-7K3Q"
+READY40 = "DEMO-AKU40-READY-9M2X"
+
+
+@pytest.fixture
+def state_file(tmp_path):
+    return tmp_path / "instance" / STATE_FILE
+
+
+@pytest.fixture
+def app_config(state_file):
+    return {"MARKETPLACE_SIMULATOR_STATE": str(state_file)}
+
+
+@pytest.fixture
+def other_process(app):
+    """A second app on the same database and instance folder: another worker, or the CLI."""
+    def make():
+        return create_app(dict(app.config))
+
+    return make
+
+
+def market(app):
+    return app.extensions["license_vendor"]
+
+
+def saved(path) -> dict:
+    return {c["code"]: c for c in json.loads(path.read_text())["codes"]}
+
+
+def test_the_codes_file_is_seeded_once_with_the_demo_codes(app, state_file):
+    assert isinstance(market(app).simulator, SharedSimulator)
+    codes = saved(state_file)
+    assert set(codes) == {c["code"] for c in demo_codes()}
+    assert stat.S_IMODE(os.stat(state_file).st_mode) == 0o600
+    assert [p.name for p in state_file.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_another_process_reads_the_same_codes_not_fresh_ones(app, other_process, state_file):
+    """demo_codes() is relative to now: a second process seeding its own would move every expiry."""
+    first = market(app).simulator.get_code(READY)["expires_at"]
+    second = other_process()
+    assert market(second).simulator.get_code(READY)["expires_at"] == first
+
+
+def test_cli_reconcile_sees_a_renewal_made_on_the_demo_codes_page(app, client, auth, other_process):
+    auth.login("admin")
+    client.post("/api/v1/redeem", json={"authorizationCode": READY, "installId": INSTALL})
+    client.post("/api/v1/redeem", json={"authorizationCode": READY40, "installId": OTHER_INSTALL})
+    assert client.post("/vendor/demo-codes/action", data={"code": READY, "action": "renew"}).status_code == 303
+    assert client.post("/vendor/demo-codes/action", data={"code": READY40, "action": "spec:aku-20"}).status_code == 303
+
+    cli = other_process()
+    result = cli.test_cli_runner().invoke(args=["license", "reconcile"])
+    assert result.exit_code == 0, result.stderr
+    found = {item["installId"]: item["status"] for item in map(json.loads, result.stdout.splitlines())}
+    assert found == {INSTALL: "renewed", OTHER_INSTALL: "spec_changed"}
+
+    result = cli.test_cli_runner().invoke(args=["license", "reconcile", "--issue"])
+    assert result.exit_code == 0, result.stderr
+    html = client.get("/vendor/attention").get_data(as_text=True)
+    assert "Renewed, no new key" not in html and "Specification changed, no new key" not in html
+
+
+def test_a_refund_in_one_worker_is_seen_by_another(app, other_process):
+    worker = other_process()
+    market(app).simulator.discard(READY)
+    assert market(worker).client.describe_license(READY).status == "DISCARD"
+    assert market(worker).simulator.get_code(READY)["status"] == "DISCARD"
+
+
+def test_an_activation_is_written_for_the_other_processes(app, other_process, state_file):
+    from webapp.vendor.issuing import issue_from_code
+
+    with app.app_context():
+        issue_from_code(READY, INSTALL, actor="t")  # INACTIVATED: ActivateLicense is called
+    assert saved(state_file)[READY]["status"] == "ACTIVATED"
+    worker = other_process()
+    assert market(worker).client.describe_license(READY).status == "ACTIVATED"
+    with worker.app_context():  # the same code and install ID again: the stored key, no new activation
+        assert issue_from_code(READY, INSTALL, actor="t").created is False
+        assert db.session.scalar(db.select(db.func.count()).select_from(CodeBinding)) == 1
+
+
+def test_reading_the_marketplace_does_not_rewrite_the_file(app, state_file):
+    before = os.stat(state_file).st_mtime_ns
+    market(app).client.describe_license(READY)
+    market(app).simulator.list_codes()
+    assert os.stat(state_file).st_mtime_ns == before
+
+
+def test_the_file_is_read_again_only_when_it_changed(state_file):
+    a = SharedSimulator(Simulator(), state_file).start(demo_codes())
+    b = SharedSimulator(Simulator(), state_file).start([])
+    loads = []
+    real = b._reload
+    b._reload = lambda **kw: (loads.append(1), real(**kw))
+    b.list_codes()
+    assert loads == []  # nothing changed since b read it
+    a.renew(READY, days=30)
+    assert b.get_code(READY)["expires_at"] == a.get_code(READY)["expires_at"]
+    assert loads == [1]
+    b.list_codes()
+    assert loads == [1]
+
+
+def test_nothing_is_lost_when_two_processes_change_codes_in_turn(state_file):
+    a = SharedSimulator(Simulator(), state_file).start(demo_codes())
+    b = SharedSimulator(Simulator(), state_file).start([])
+    a.renew(READY, days=30)
+    b.discard(READY40)  # b reads a's renewal before writing its own change
+    codes = saved(state_file)
+    assert codes[READY]["expires_at"] == a.get_code(READY)["expires_at"]
+    assert codes[READY40]["status"] == "DISCARD" and a.get_code(READY40)["status"] == "DISCARD"
+
+
+def test_a_seed_codes_file_is_used_only_for_the_first_start(app_config, app, state_file, tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps([{"code": "SEED-0001", "specification": "aku-20", "expires_at": "+30d"}]))
+    fresh = tmp_path / "fresh" / STATE_FILE
+    seeded = create_app(dict(app.config, MARKETPLACE_SIMULATOR_STATE=str(fresh), MARKETPLACE_SIMULATOR_CODES=str(seed)))
+    assert list(saved(fresh)) == ["SEED-0001"] and market(seeded).simulator.get_code("SEED-0001")
+    again = create_app(dict(app.config, MARKETPLACE_SIMULATOR_CODES=str(seed)))  # the file exists: it wins
+    assert READY in saved(state_file) and "SEED-0001" not in {c["code"] for c in market(again).simulator.list_codes()}
+
+
+def test_an_unreadable_codes_file_is_named_at_start_and_survived_while_running(app, state_file, caplog):
+    sim = market(app).simulator
+    state_file.write_text("{not json")
+    assert sim.get_code(READY)["code"] == READY  # keeps what it has, says why
+    assert STATE_FILE in caplog.text and "delete it" in caplog.text
+    with pytest.raises(MarketplaceConfigError, match=STATE_FILE):
+        create_app(dict(app.config))
+
+
+def test_only_the_demo_shares_the_simulator(tmp_path):
+    """In demo mode (no SECRET_KEY) the file is in the instance folder; otherwise there is none."""
+    base = TestConfig().__dict__.copy()
+    base.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'd.db'}", LICENSE_ROLE="vendor",
+                LICENSE_SKIP_SIGNING_KEY_CHECK=True)
+    plain = create_app(dict(base, LICENSE_INSTANCE_PATH=str(tmp_path / "plain")))
+    assert isinstance(market(plain).simulator, Simulator)
+    assert not (tmp_path / "plain" / STATE_FILE).exists()
+
+    demo = dict(base, LICENSE_INSTANCE_PATH=str(tmp_path / "demo"))
+    for name in ("SECRET_KEY", "LICENSE_DATA_KEY", "LICENSE_SIGNING_KEY_PASSPHRASE"):
+        demo.pop(name)
+    app = create_app(demo)
+    assert app.extensions["license_platform"].demo
+    assert isinstance(market(app).simulator, SharedSimulator)
+    assert (tmp_path / "demo" / STATE_FILE).exists()
