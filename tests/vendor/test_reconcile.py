@@ -88,6 +88,88 @@ def test_throttling_pauses_and_retries(app, bound, monkeypatch):
     assert report.unreadable == 0 and report.checked == 4 and calls["n"] == 6
 
 
+def test_reads_are_bounded_and_a_throttle_holds_every_worker_back(app, bound, monkeypatch):
+    """At most `concurrency` reads at once; after a Throttled with retry_after, no read starts
+    before it has passed, in any worker."""
+    import threading
+    import time
+
+    client = app.extensions["license_vendor"].client
+    real = client.describe_license
+    lock = threading.Lock()
+    state = {"in_flight": 0, "most": 0, "starts": [], "throttled_at": None}
+
+    def slow(code):
+        with lock:
+            state["in_flight"] += 1
+            state["most"] = max(state["most"], state["in_flight"])
+            state["starts"].append(time.monotonic())
+            throttle = len(state["starts"]) == 1  # the very first read
+        try:
+            time.sleep(0.02)
+            if throttle:
+                with lock:
+                    state["throttled_at"] = time.monotonic()
+                raise market_errors.Throttled("slow down", retry_after=0.3)
+            time.sleep(0.03)
+            return real(code)
+        finally:
+            with lock:
+                state["in_flight"] -= 1
+
+    monkeypatch.setattr(client, "describe_license", slow)
+    with app.app_context():
+        report = reconciling.reconcile(concurrency=2)
+    assert report.checked == 4 and report.unreadable == 0
+    assert state["most"] == 2 and len(state["starts"]) == 5
+    later = [t for t in state["starts"] if t > state["throttled_at"]]
+    assert later and all(t >= state["throttled_at"] + 0.29 for t in later)
+
+
+def test_a_throttle_longer_than_a_minute_is_capped(app, bound, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(reconciling._Gate, "pause", lambda self, seconds: pauses.append(seconds))
+    client = app.extensions["license_vendor"].client
+    monkeypatch.setattr(client, "describe_license",
+                        lambda code: (_ for _ in ()).throw(market_errors.Throttled("x", retry_after=3600)))
+    with app.app_context():
+        report = reconciling.reconcile(concurrency=1)
+    assert report.unreadable == 4  # 4 rounds each, then said as unreadable
+    assert pauses and set(pauses) == {reconciling.MAX_THROTTLE_PAUSE} and len(pauses) == 16
+
+
+def test_issue_waits_out_throttling(app, bound, monkeypatch):
+    """`--issue` issues one key after another; a throttled one is tried again after Retry-After."""
+    from webapp.vendor import issuing
+
+    sim(app).renew(READY, days=30)
+    with app.app_context():
+        reconciling.reconcile()
+    real = issuing.describe
+    throttled = {"n": 0}
+
+    def describe(code):
+        if throttled["n"] < 2:
+            throttled["n"] += 1
+            raise reconciling.IssueError("marketplace_throttled", "slow down", 429, retry_after=7)
+        return real(code)
+
+    slept = []
+    monkeypatch.setattr(issuing, "describe", describe)
+    monkeypatch.setattr(reconciling, "_sleep", slept.append)
+    with app.app_context():
+        report = reconciling.reconcile(issue=True)
+    assert report.issued == 1 and slept == [7, 7]
+    assert [f.issue_error for f in report.findings] == [None]
+
+    sim(app).renew(READY, days=30)
+    throttled["n"] = -10  # throttled more often than it tries: said, not hidden
+    with app.app_context():
+        report = reconciling.reconcile(issue=True)
+    assert report.issued == 0 and report.findings[0].issue_error.code == "marketplace_throttled"
+    assert len(slept) == 2 + reconciling.ISSUE_ROUNDS - 1
+
+
 def test_unreadable_codes_are_reported(app, bound):
     sim(app).inject_fault("server_error", count=100)
     with app.app_context():

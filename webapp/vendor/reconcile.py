@@ -1,9 +1,10 @@
 """Renewals: re-read every bound code and find the environments that need a new key.
 
 `reconcile()` reads each bound code with DescribeLicense (a few at a time, all of them pausing
-when the marketplace throttles), stores what it said on the binding, and answers `attention()`:
-the environments whose code was renewed or changed specification with no new key yet, and
-those whose code expired or was discarded. With `issue=True` it issues the missing keys.
+for the marketplace's `Retry-After` when it throttles, at most a minute each time), stores what
+it said on the binding, and answers `attention()`: the environments whose code was renewed or
+changed specification with no new key yet, and those whose code expired or was discarded. With
+`issue=True` it issues the missing keys, one after another, waiting out throttling the same way.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ from .marketplace import market
 from .rules import IssueError
 from .specs import find_spec
 
+#: The longest pause for the marketplace's throttling (its Retry-After may say more), and how
+#: often `issue=True` tries a throttled issue.
+MAX_THROTTLE_PAUSE = 60.0
+ISSUE_ROUNDS = 3
 NEEDS_KEY = ("renewed", "spec_changed", "renewed_and_spec_changed", "changed")
 LOST = ("expired", "discarded")
 KIND_LABELS = {
@@ -148,7 +153,7 @@ def _reader(client, gate: _Gate, rounds: int = 4):
             try:
                 return client.describe_license(code)
             except market_errors.Throttled as exc:
-                gate.pause(exc.retry_after or (1.0 + attempt * 2))
+                gate.pause(min(exc.retry_after or (1.0 + attempt * 2), MAX_THROTTLE_PAUSE))
                 error = exc
             except market_errors.MarketplaceError as exc:
                 return exc
@@ -230,13 +235,30 @@ def reconcile(
             if not finding.needs_key:
                 continue
             try:
-                issued = issue_from_code(codes[finding.binding.id], finding.binding.install_id, actor=actor)
+                issued = _issue_patiently(codes[finding.binding.id], finding.binding.install_id, actor=actor)
                 finding.issued = issued.key if issued.created else None
                 report.issued += 1 if issued.created else 0
             except IssueError as exc:
                 finding.issue_error = exc
     audit.record("reconcile_run", actor=actor, after=report.counts(), commit=True)
     return report
+
+
+def _issue_patiently(code: str, install_id: str, *, actor: str):
+    """`issue_from_code`, waiting out the marketplace's throttling (`Retry-After`) a few times.
+    A throttled attempt changed nothing (issuing's steps), so trying again is safe."""
+    for attempt in range(ISSUE_ROUNDS):
+        try:
+            return issue_from_code(code, install_id, actor=actor)
+        except IssueError as exc:
+            if exc.code != "marketplace_throttled" or attempt == ISSUE_ROUNDS - 1:
+                raise
+            _sleep(min(float(exc.retry_after or 1 + attempt * 2), MAX_THROTTLE_PAUSE))
+    raise AssertionError("unreachable")
+
+
+def _sleep(seconds: float) -> None:  # tests replace it
+    time.sleep(seconds)
 
 
 def issue_for_binding(binding_id: int, *, actor: str) -> IssuedKey:
