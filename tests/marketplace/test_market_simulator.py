@@ -560,6 +560,45 @@ def test_http_control_interface(market_sim, sim_client):
     assert session.delete(base + "/requests").json() == {"requests": []}
 
 
+# What each fault injected over the HTTP control interface looks like on the wire.
+WIRE_FAULTS = {
+    "throttle": ({"kind": "throttle", "retry_after_ms": 250},
+                 (400, "Throttling.User", {"x-acs-retry-after": "250"})),
+    "throttle as 429": ({"kind": "throttle", "status": 429, "code": "Throttling"},
+                        (429, "Throttling", {})),
+    "server_error": ({"kind": "server_error"}, (503, "ServiceUnavailable", {})),
+    "server_error 500": ({"kind": "server_error", "status": 500}, (500, "InternalError", {})),
+    "not_json": ({"kind": "not_json"}, (200, None, {"Content-Type": "text/html"})),
+    "slow": ({"kind": "slow", "delay": 5}, requests.exceptions.ReadTimeout),
+    "drop": ({"kind": "drop"}, requests.exceptions.ConnectionError),
+}
+
+
+@pytest.mark.parametrize(("fault", "expected"), WIRE_FAULTS.values(), ids=list(WIRE_FAULTS))
+def test_faults_injected_over_http_on_the_wire(market_sim, fake_time, fault, expected):
+    session = inprocess_session(market_sim)
+    assert session.post(INPROCESS_ENDPOINT + "/_control/faults", json=fault).status_code == 200
+
+    def call(nonce: str = "n-1"):
+        return session.post(INPROCESS_ENDPOINT + "/",
+                            params=_signed_v1({"LicenseCode": READY}, nonce=nonce), timeout=1.0)
+
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            call()
+    else:
+        status, code, headers = expected
+        answer = call()
+        assert answer.status_code == status
+        if code:
+            assert answer.json()["Code"] == code and answer.json()["RequestId"]
+        for name, value in headers.items():
+            assert answer.headers[name] == value
+    assert market_sim.faults() == []  # used up
+    # The next one is served (a fresh nonce: slow and drop did process the first).
+    assert call("n-2").json()["License"]["LicenseStatus"] == "INACTIVATED"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [("GET", "/codes/NOPE-1234", None, 404), ("POST", "/codes/NOPE-1234/renew", {}, 404),
