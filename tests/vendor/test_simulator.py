@@ -3,6 +3,7 @@ pages, redemption (page, API, in-process service), admin transfer and replace, o
 and the race of two workers on one code."""
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -262,6 +263,82 @@ def test_redemption_is_rate_limited_per_client_and_per_code(app, client):
     statuses = [client.post("/api/v1/redeem", json=other).status_code for _ in range(4)]
     assert statuses == [422, 422, 422, 429]  # 10 a minute per client: 7 + 3
     assert client.post("/api/v1/redeem", json=other, environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 422
+
+
+class Clock:
+    """`time` for the rate-limit storage and the redemption module: only `time()` moves."""
+
+    def __init__(self):
+        import time
+
+        self.now = time.time()
+        self.sleep, self.monotonic = time.sleep, time.monotonic
+
+    def time(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+def test_redemption_limits_are_overview_mds_as_moving_windows(app, client, monkeypatch):
+    """10 a minute and 50 a day per client, 5 an hour per code; 429 rate_limited + Retry-After."""
+    import limits.storage.memory
+
+    from webapp.vendor import redeem
+
+    assert (app.config["VENDOR_REDEEM_CLIENT_LIMITS"], app.config["VENDOR_REDEEM_CODE_LIMITS"]) == \
+        ("10/minute;50/day", "5/hour")
+    clock = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(redeem, "time", clock)
+    codes = iter(f"UNKNOWN-{i:04d}" for i in range(100))
+
+    def attempt(code=None, address="10.0.0.1"):
+        return client.post("/api/v1/redeem", json={"authorizationCode": code or next(codes), "installId": INSTALL},
+                           environ_base={"REMOTE_ADDR": address})
+
+    for minute in range(5):
+        assert [attempt().status_code for _ in range(10)] == [404] * 10, minute  # code_not_found
+        clock.advance(30)
+        limited = attempt()  # the 11th within a minute
+        assert limited.status_code == 429 and limited.get_json()["error"]["code"] == "rate_limited"
+        assert 25 <= int(limited.headers["Retry-After"]) <= 31  # a moving window: when the first frees
+        clock.advance(31)
+    day = attempt()  # the 51st of the day
+    assert day.status_code == 429 and "50 per 1 day" in day.get_json()["error"]["message"]
+    assert int(day.headers["Retry-After"]) > 23 * 3600
+    clock.advance(24 * 3600)
+    assert attempt().status_code == 404
+
+    clock.advance(24 * 3600)  # a moving window: never 10 more right after the turn of a minute
+    assert [attempt().status_code for _ in range(5)] == [404] * 5
+    clock.advance(50)
+    assert [attempt().status_code for _ in range(5)] == [404] * 5
+    clock.advance(11)  # the first five are a minute old, the last five are not
+    assert [attempt().status_code for _ in range(6)] == [404] * 5 + [429]
+
+    code = "UNKNOWN-SAME"
+    assert [attempt(code, "10.0.0.2").status_code for _ in range(5)] == [404] * 5
+    other_client = attempt(code, "10.0.0.3")  # per code, whoever asks
+    assert other_client.status_code == 429 and "for this authorization code" in other_client.get_json()["error"]["message"]
+    assert 3500 < int(other_client.headers["Retry-After"]) <= 3600
+    clock.advance(3601)
+    assert attempt(code, "10.0.0.3").status_code == 404
+
+
+def test_the_redemption_answer_holds_no_buyer_data(app, client):
+    response = client.post("/api/v1/redeem", json={"authorizationCode": READY, "installId": INSTALL})
+    body = response.get_json()
+    assert set(body) == {"productKey", "license"}
+    assert set(body["license"]) == {"format", "id", "seq", "type", "channel", "reference", "product", "aku",
+                                    "issuedAt", "notBefore", "expiresAt"}
+    from webapp import product_key
+
+    text = json.dumps([body["license"], product_key.decode(body["productKey"])])
+    for secret in (READY, "1234567890120001", "1234****", "2567890120001", "bu***@example.com"):
+        assert secret not in text  # the code itself, the buyer's AliUid (even masked), order id, e-mail
+    assert body["license"]["reference"] == "****7K3Q"
 
 
 def test_the_redeem_page_is_rate_limited_too(app, client):

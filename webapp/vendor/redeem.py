@@ -1,8 +1,8 @@
 """Self-service redemption: a buyer turns an authorization code into a product key.
 
 The same steps and rules as staff issuing (`issuing.issue_from_code`), without transfer or
-replace, rate limited (10 a minute and 50 a day per client, 5 an hour per code), answering
-only the key and its own terms. `redeem` is also what the environment side calls in-process
+replace, rate limited (10 a minute and 50 a day per client, 5 an hour per code, as moving
+windows), answering only the key and its own terms. `redeem` is also what the environment side calls in-process
 in role `both` (`state.services["redeem"]`).
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ import time
 
 from flask import current_app, has_request_context
 from limits import parse_many
+from limits.storage import MovingWindowSupport
+from limits.strategies import MovingWindowRateLimiter
 
 from .. import audit, product_key
 from ..datakey import mask
@@ -37,8 +39,17 @@ def _enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED", True)) and getattr(limiter, "enabled", True)
 
 
+def _strategy():
+    """A moving window where the storage supports one (memory, Redis): "10 a minute" is then
+    never 20 across the turn of a minute, as a fixed window would allow."""
+    storage = limiter.storage
+    if isinstance(storage, MovingWindowSupport):
+        return MovingWindowRateLimiter(storage)
+    return limiter.limiter
+
+
 def _hit(limits_text: str, scope: str, identity: str) -> None:
-    strategy = limiter.limiter
+    strategy = _strategy()
     for item in parse_many(limits_text):
         if not strategy.hit(item, "redeem", scope, identity):
             reset = strategy.get_window_stats(item, "redeem", scope, identity).reset_time
