@@ -378,3 +378,68 @@ def test_no_authorization_code_in_the_logs(app, client, market, issuer_api, capl
     with app.app_context():
         for event in db.session.scalars(db.select(AuditEvent)):
             assert CODE not in repr((event.before, event.after, event.detail, event.subject))
+
+
+# ------------------------------------------------------------------ interfaces.md's errors, both endpoints
+
+CODE2 = "AUTH-CODE-0002-9X4M"
+
+
+def _bound_to_install(market, client, headers):
+    market.describe()
+    market.activate()
+    assert post(client, headers).status_code == 201
+    market.describe(status="ACTIVATED")
+
+
+def _bound_elsewhere(market, client, headers):
+    _bound_to_install(market, client, headers)
+    return {"installId": OTHER_INSTALL}
+
+
+def _has_license(market, client, headers):
+    _bound_to_install(market, client, headers)
+    market.describe(CODE2)  # "is the current code still live?" reads CODE again: registered above
+    return {"authorizationCode": CODE2}
+
+
+INTERFACE_ERRORS = [
+    # (what the marketplace answers / what came before, the request's changes, code, status)
+    (None, {"installId": "not-an-install-id"}, "invalid_install_id", 422),
+    (None, {"authorizationCode": "   "}, "code_invalid", 422),
+    (lambda m, c, h: m.error("DescribeLicense", "License.Invalid"), {}, "code_invalid", 422),
+    (lambda m, c, h: m.describe(status="EXPIRED"), {}, "code_expired", 422),
+    (lambda m, c, h: m.describe(status="DISCARD"), {}, "code_discarded", 422),
+    (lambda m, c, h: m.error("DescribeLicense", "Auth.Match"), {}, "code_other_seller", 422),
+    (lambda m, c, h: m.describe(product_code="cmgj9999"), {}, "code_wrong_product", 422),
+    (lambda m, c, h: m.describe(spec="enterprise"), {}, "unknown_specification", 422),
+    (lambda m, c, h: m.error("DescribeLicense", "License.NotFound"), {}, "code_not_found", 404),
+    (_bound_elsewhere, {}, "code_bound_elsewhere", 409),
+    (_has_license, {}, "install_has_license", 409),
+    (lambda m, c, h: m.error("DescribeLicense", "Throttling.User", headers={"x-acs-retry-after": "4000"}), {},
+     "marketplace_throttled", 429),
+    (lambda m, c, h: m.error("DescribeLicense", "ServiceUnavailable", status=503), {}, "marketplace_unavailable", 503),
+    (lambda m, c, h: m.error("DescribeLicense", "InvalidAccessKeyId.NotFound", status=404), {},
+     "marketplace_credentials", 502),
+]
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/redeem"])
+@pytest.mark.parametrize("setup, changes, code, status", INTERFACE_ERRORS,
+                         ids=[f"{e[2]}-{i}" for i, e in enumerate(INTERFACE_ERRORS)])
+def test_every_error_of_interfaces_md_on_both_endpoints(app, client, market, issuer_api, url, setup, changes,
+                                                        code, status):
+    extra = setup(market, client, issuer_api) if setup else None
+    extra = extra if isinstance(extra, dict) else {}  # a lambda answers what `responses` registered
+    body = {"authorizationCode": CODE, "installId": INSTALL, **changes, **extra}
+    response = client.post(url, json=body, headers=issuer_api if url == URL else {})
+    assert (response.status_code, response.mimetype) == (status, "application/json")
+    error = response.get_json()["error"]
+    assert set(response.get_json()) == {"error"} and error["code"] == code and error["message"]
+    if status == 429:
+        assert response.headers["Retry-After"] == "4"
+    text = response.get_data(as_text=True)
+    assert CODE not in text and CODE2 not in text and str(UID) not in text
+    if url != URL:  # buyers are never told where else a code is bound
+        assert OTHER_INSTALL not in text or body["installId"] == OTHER_INSTALL
+        assert INSTALL not in text or body["installId"] == INSTALL
