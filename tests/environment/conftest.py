@@ -6,6 +6,8 @@ key), which lets the tests build every kind of refused key.
 """
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -77,6 +79,7 @@ class Keys:
         id: str | None = None,
         stranger: bool = False,
         vendor: bool = False,
+        dev: bool = False,
     ) -> str:
         from webapp import signing_keys
 
@@ -97,10 +100,19 @@ class Keys:
             install = install_id or self.install_id()
             if stranger:
                 return product_key.sign(install, terms, "2026-11-x", self.stranger)
+            if dev:  # a development key (kid dev-...) that no one ships
+                return product_key.sign(install, terms, "dev-0000", self.stranger)
             if vendor or not self.app.extensions["license_platform"].vendor:
                 return product_key.sign(install, terms, VENDOR_KID, VENDOR_KEY)
             signer = signing_keys.active_key()
             return product_key.sign(install, terms, signer.kid, signing_keys.private_key(signer))
+
+
+def altered(key: str, **license_changes) -> str:
+    """The key with its terms changed after signing (as a buyer editing the base64 would)."""
+    envelope = product_key.decode(key)
+    envelope["license"].update(license_changes)
+    return base64.b64encode(json.dumps(envelope).encode()).decode()
 
 
 @pytest.fixture

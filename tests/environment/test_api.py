@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.environment.conftest import altered
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 from webapp.models.environment import Activation
@@ -52,6 +53,33 @@ def test_environment_document_of_the_trial(client, op, clock):
     assert client.get("/api/v1/environment", headers=op).get_json()["installId"] == doc["installId"]
 
 
+def test_days_left_are_whole_days_rounded_down(client, op, clock):
+    def days_left():
+        return client.get("/api/v1/environment", headers=op).get_json()["license"]["daysLeft"]
+
+    assert days_left() == 14  # the trial starts now, at the first use
+    clock.advance(hours=1)
+    assert days_left() == 13  # 13 days 23 hours
+    clock.advance(days=13, hours=22, minutes=59)
+    lic = client.get("/api/v1/environment", headers=op).get_json()["license"]
+    assert (lic["daysLeft"], lic["status"]) == (0, "expiring")  # one minute left: not expired yet
+
+
+def test_status_precedence_expired_then_expiring_then_trial(client, op, keys, clock):
+    """A trial-extension key reads as trial, but expiring and expired come first."""
+    client.post("/api/v1/environment/license",
+                json={"productKey": keys.make(seq=1, type="trial-extension", days=20)}, headers=op)
+
+    def status():
+        return client.get("/api/v1/environment", headers=op).get_json()["license"]["status"]
+
+    assert status() == "trial"
+    clock.advance(days=13)
+    assert status() == "expiring"
+    clock.advance(days=7)
+    assert status() == "expired"
+
+
 def test_status_follows_the_clock(client, op, clock):
     assert client.get("/api/v1/environment", headers=op).get_json()["license"]["status"] == "trial"
     clock.advance(days=8)
@@ -95,6 +123,7 @@ def test_renewal_and_downgrade_apply(client, op, keys, clock):
     renewed = client.post("/api/v1/environment/license", json={"productKey": keys.make(seq=2, aku=40, days=30)},
                           headers=op).get_json()["license"]
     assert renewed["seq"] == 2 and renewed["daysLeft"] == 30 and renewed["status"] == "active"
+    assert renewed["activatedAt"] == "2026-11-26T09:00:00Z"  # the re-activation's time
     down = client.post("/api/v1/environment/license", json={"productKey": keys.make(seq=3, aku=10, days=30)},
                        headers=op).get_json()["license"]
     assert down["aku"] == 10 and down["seq"] == 3
@@ -112,7 +141,10 @@ def _refused(client, op, key_text, code, status=422):
 def test_every_refusal_has_its_code_and_changes_nothing(app, client, op, keys, clock):
     install = keys.install_id()
     _refused(client, op, "not a key at all", "malformed_key")
-    _refused(client, op, keys.make(stranger=True), "signature_invalid")
+    error = _refused(client, op, keys.make(stranger=True), "signature_invalid")
+    assert "does not know (unknown kid)" in error["message"]
+    error = _refused(client, op, altered(keys.make(seq=9), aku=4000), "signature_invalid")
+    assert "altered" in error["message"]
     error = _refused(client, op, keys.make(install_id="0123456789abcdef0123456789abcdef"), "wrong_install_id")
     assert install in error["message"]
     _refused(client, op, keys.make(issued_at=clock.now + timedelta(minutes=10)), "clock_skew")
@@ -125,10 +157,11 @@ def test_every_refusal_has_its_code_and_changes_nothing(app, client, op, keys, c
     assert lic["seq"] == 5
     history = _history(app)
     assert [r.error_code for r in history if r.result == "refused"] == [
-        "malformed_key", "signature_invalid", "wrong_install_id", "clock_skew", "not_yet_valid", "key_expired",
-        "older_key", "older_key"]
+        "malformed_key", "signature_invalid", "signature_invalid", "wrong_install_id", "clock_skew",
+        "not_yet_valid", "key_expired", "older_key", "older_key"]
     assert history[-1].key_seq == 5 and history[-2].key_seq == 4  # decodable keys name their seq
-    assert len(_events(app, "license_activation_refused")) == 8
+    assert history[2].key_seq == 9 and history[2].actor == "api-operator@example.com"
+    assert len(_events(app, "license_activation_refused")) == 9
 
 
 def test_body_without_a_product_key(client, op):
@@ -137,10 +170,15 @@ def test_body_without_a_product_key(client, op):
         assert response.status_code == 422 and response.get_json()["error"]["code"] == "malformed_key"
 
 
-def test_big_body_is_413(client, op):
+def test_big_body_is_413(app, client, op):
     response = client.post("/api/v1/environment/license", json={"productKey": "A" * 70_000}, headers=op)
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
+    for url, body in (("/api/v1/environment/redeem", {"authorizationCode": "A" * 9000}),
+                      ("/api/v1/instances", {"name": "a" * 9000, "aku": 1})):
+        response = client.post(url, json=body, headers=op)
+        assert (response.status_code, response.get_json()["error"]["code"]) == (413, "payload_too_large"), url
+    assert _history(app) == []  # nothing recorded, nothing changed
 
 
 def test_a_key_over_16_kib_is_malformed(client, op):

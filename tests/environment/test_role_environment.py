@@ -39,6 +39,15 @@ def test_trusts_the_shipped_vendor_keys_and_refuses_dev_keys(app, client, op, ke
     assert error["code"] == "signature_invalid" and "development key" in error["message"]
 
 
+def test_the_settings_page_says_why_a_development_key_is_refused(client, auth, keys, clock):
+    auth.login("operator")
+    response = client.post("/settings/license/preview", data={"product_key": keys.make(dev=True)},
+                           headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'data-error-code="signature_invalid"' in html
+    assert "This key cannot be trusted." in html and "signed with a development key (dev-0000)" in html
+
+
 @responses.activate
 def test_redeem_over_http(client, op, keys):
     install = keys.install_id()

@@ -79,29 +79,28 @@ def apply_license():
     return _applied(applied)
 
 
-@bp.post("/environment/redeem")
-@operator
-def redeem():
-    body = _body(8 * 1024)
+def _online(activate, *, renewal: bool = False):
+    """Answer an online activation: the document, the vendor's refusal, or the key's refusal."""
     try:
-        applied = store.redeem((body or {}).get("authorizationCode"))
+        applied = activate()
     except RedeemError as exc:
         return _redeem_error(exc)
     except product_key.ProductKeyError as exc:
         return _key_error(exc)
-    return _applied(applied)
+    return _applied(applied, **({"renewed": not applied.already_active} if renewal else {}))
+
+
+@bp.post("/environment/redeem")
+@operator
+def redeem():
+    code = (_body(8 * 1024) or {}).get("authorizationCode")
+    return _online(lambda: store.redeem(code))
 
 
 @bp.post("/environment/renewal-check")
 @operator
 def renewal_check():
-    try:
-        applied = store.renewal_check()
-    except RedeemError as exc:
-        return _redeem_error(exc)
-    except product_key.ProductKeyError as exc:
-        return _key_error(exc)
-    return _applied(applied, renewed=not applied.already_active)
+    return _online(store.renewal_check, renewal=True)
 
 
 def _instance_error(exc: store.InstanceError | sm.CapacityError):
