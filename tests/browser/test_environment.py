@@ -3,12 +3,12 @@ every refusal inline, and the same forms without JavaScript."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.environment.conftest import Clock, Keys
+from tests.environment.conftest import Clock, Keys, altered
 
 from .conftest import CHROMIUM_ARGS, login  # noqa: F401  (CHROMIUM_ARGS documents the harness)
 
@@ -32,7 +32,7 @@ def open_settings(page, live_server):
 
 
 def paste_key(page, key: str):
-    page.get_by_role("link", name="Update Product License").click()
+    page.get_by_role("button", name="Update Product License").click()
     page.get_by_label("Product key").fill(key)
     page.get_by_role("button", name="Check the key").click()
 
@@ -75,6 +75,67 @@ def test_update_the_product_license_through_preview_and_confirm(page, live_serve
     assert page.url.endswith("/settings")  # updated in place, no navigation
 
 
+def test_update_product_license_is_a_button_after_online_activation_and_keeps_the_focus(page, live_server, keys,
+                                                                                       clock):
+    clock.set(datetime.now(timezone.utc))  # the vendor side issues keys at the real time
+    open_settings(page, live_server)
+    page.get_by_label("Authorization code", exact=True).fill("DEMO-AKU20-READY-7K3Q")  # the demo simulator's code
+    page.get_by_role("button", name="Activate online").click()
+    expect(page.locator("#redeem-message")).to_contain_text("Activated: 20 AKU")
+    expect(page.locator("#redeem-message")).to_be_focused()  # the answer replaces the button pressed
+    expect(page.locator("#license-status")).to_have_text("Active")  # the card, out of band
+    expect(page.locator("#license-badge")).to_have_text("Active")
+
+    update = page.get_by_role("button", name="Update Product License")
+    expect(update).to_be_visible()
+    update.click()
+    expect(page.get_by_label("Product key")).to_be_focused()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("button", name="Update Product License")).to_be_focused()
+
+    page.get_by_role("button", name="Update Product License").press("Enter")  # the keyboard works too
+    page.get_by_label("Product key").fill(keys.make(seq=5, aku=30, days=60))
+    page.get_by_role("button", name="Check the key").click()
+    expect(page.get_by_role("heading", name="What this key grants")).to_be_focused()
+    page.get_by_role("button", name="Apply the downgrade").click()  # it ends before the code's term
+    expect(page.locator("#license-message")).to_be_focused()
+    expect(page.locator("#license-seq")).to_have_text("5")
+    expect(page.locator("#activation-history .badge-ok")).to_have_count(2)  # the history followed
+    page.wait_for_load_state("networkidle")
+
+
+def test_a_phone_sees_settings_and_instances_without_sideways_scrolling(browser, live_server, keys):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        open_settings(page, live_server)
+        page.get_by_role("button", name="Update Product License").click()
+        page.get_by_label("Product key").fill("not a product key")
+        page.get_by_role("button", name="Check the key").click()
+        expect(page.locator("#product-key-error")).to_be_visible()
+        page.get_by_label("Product key").fill(keys.make(seq=1, aku=20, reference="****7Q2K"))
+        page.get_by_role("button", name="Check the key").click()
+        page.get_by_role("button", name="Apply this license").click()
+        expect(page.locator("#activation-history .badge-ok")).to_have_count(1)
+        page.goto(live_server.url + "/settings")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # each history row shows its values beside the column's name
+        expect(page.locator('#activation-history td[data-label="Result"]').first).to_be_visible()
+
+        page.goto(live_server.url + "/instances")
+        for name, aku in (("kafka-prod-eu-west-1", 6), ("analytics", 4)):
+            page.get_by_label("Name").fill(name)
+            page.get_by_label("Capacity (AKU)").fill(str(aku))
+            page.get_by_role("button", name="Create instance").click()
+            expect(page.locator("#instances-panel")).to_contain_text(f"Created {name}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for control in (page.get_by_role("button", name="Delete analytics"), page.get_by_label("AKU for analytics")):
+            box = control.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    finally:
+        context.close()
+
+
 def test_expiring_key_brings_the_banner_and_a_downgrade_is_said(page, live_server, keys):
     open_settings(page, live_server)
     paste_key(page, keys.make(seq=1, aku=40, days=5))
@@ -96,10 +157,11 @@ def test_expiring_key_brings_the_banner_and_a_downgrade_is_said(page, live_serve
 
 def test_each_kind_of_refusal_appears_inline(page, live_server, keys, clock):
     open_settings(page, live_server)
-    page.get_by_role("link", name="Update Product License").click()
+    page.get_by_role("button", name="Update Product License").click()
     cases = [
         ("not a product key", "This is not a valid product key."),
-        (keys.make(stranger=True), "This key cannot be trusted."),
+        (keys.make(stranger=True), "which this environment does not know"),
+        (altered(keys.make(seq=2), aku=400), "The key was altered or not issued by the vendor"),
         (keys.make(install_id="0123456789abcdef0123456789abcdef"), "This key is for another environment."),
         (keys.make(issued_at=clock.now - timedelta(days=40), days=30), "This key has expired."),
         (keys.make(not_before=clock.now + timedelta(days=2)), "This key is not valid yet."),
@@ -153,7 +215,7 @@ def test_the_same_forms_work_without_javascript(browser, live_server, keys):
     try:
         login(page, live_server, role="operator")
         page.goto(live_server.url + "/settings")
-        page.get_by_role("link", name="Update Product License").click()
+        page.get_by_role("button", name="Update Product License").click()
         page.get_by_label("Product key").fill("garbage")
         page.get_by_role("button", name="Check the key").click()
         expect(page.locator("#product-key-error")).to_contain_text("This is not a valid product key.")

@@ -268,3 +268,38 @@ def test_expired_banner_is_danger_and_over_capacity_is_a_warning():
     assert "running instances keep running" in found[0].text
     assert found[0].link_url == "/settings"
     assert "6 AKU in use, more than the 4 AKU licensed" in found[1].title
+
+
+def test_banners_send_people_to_buy_renew_and_get_help_where_configured():
+    expiring = running(key(days=30), T0 + timedelta(days=27))
+    both = license_banners(expiring, purchase_url="https://market.example/automq", support_url="https://help.example/",
+                           vendor_name="AutoMQ HK Limited", settings_url="/settings", instances_url="/instances")
+    [b] = both
+    assert (b.link_url, b.link_text) == ("https://market.example/automq", "Renew on the marketplace")
+    assert 'Questions? <a href="https://help.example/">Contact AutoMQ HK Limited</a>.' in str(b.text)
+    assert "re-activate this environment with the new product key" in b.text
+    [b] = license_banners(expiring, purchase_url=None, support_url="https://help.example/", vendor_name="AutoMQ",
+                          settings_url="/settings", instances_url="/instances")
+    assert (b.link_url, b.link_text) == ("https://help.example/", "Contact AutoMQ") and "<a" not in b.text
+    [b] = _banners(expiring, purchase=None)
+    assert (b.link_url, b.link_text) == ("/settings", "Go to Settings")
+    # the values in the help link are escaped
+    [b] = license_banners(trial(), purchase_url="https://m.example/", support_url='https://h.example/"><script>',
+                          vendor_name="<b>V</b>", settings_url="/settings", instances_url="/instances")
+    assert "<script>" not in str(b.text) and "&lt;b&gt;V&lt;/b&gt;" in str(b.text)
+    assert b.link_text == "Buy a license" and "Buy a license on the marketplace, then activate it" in b.text
+
+
+def test_expired_and_expiring_banners_say_what_to_do():
+    [b] = _banners(running(key(days=30), T0 + timedelta(days=31)))
+    assert b.title == "The license expired on 2026-12-01 09:00 UTC."
+    assert "Renew on the marketplace, then re-activate with the new product key: Settings, Update Product License." in b.text
+    [b] = _banners(trial(T0 + timedelta(days=15)))
+    assert b.title == "The trial expired on 2026-11-15 09:00 UTC." and "Buy a license on the marketplace" in b.text
+    [b] = _banners(trial(T0 + timedelta(days=13, hours=1)))
+    assert b.title == "The trial expires in less than a day." and "running instances keep running" in b.text
+    remembered = sm.LicenseState(install_id=INSTALL, terms=sm.terms_from_key(key(days=30).license),
+                                 now=T0 + timedelta(days=29), authorization_code="****7Q2K")
+    [b] = _banners(remembered)
+    assert b.title == "The license expires in 1 day: renew on the marketplace, then re-activate."
+    assert "(or Check for renewal)" in b.text

@@ -74,6 +74,35 @@ def test_update_button_opens_the_form_as_a_fragment_or_a_page(client, operator):
     assert "Vary" in fragment.headers and "HX-Request" in fragment.headers["Vary"]
 
 
+UPDATE_BUTTON = re.compile(
+    r'<form method="get" action="/settings"[^>]*hx-get="/settings/license"[^>]*>\s*'
+    r'<input type="hidden" name="panel" value="update">\s*'
+    r'<button type="submit" class="primary" id="update-license"( autofocus)?>Update Product License</button>'
+)
+
+
+def test_update_product_license_is_a_button_in_a_get_form(client, operator):
+    """A button (role button), not a link: it opens the form in place; without JavaScript its
+    GET form loads /settings?panel=update."""
+    html = _text(client.get("/settings"))
+    found = UPDATE_BUTTON.search(html)
+    assert found and not found.group(1)  # no autofocus on a plain page load
+    assert not re.search(r"<a [^>]*>\s*Update Product License\s*</a>", html)
+    # Cancel gives the focus back to the button; the open form focuses its field
+    assert UPDATE_BUTTON.search(_text(client.get("/settings/license?focus=update", headers=HX))).group(1)
+    for url in ("/settings?panel=update", "/settings/license?panel=update"):
+        assert re.search(r'<textarea id="product-key"[^>]*autofocus', _text(client.get(url, headers=HX)))
+
+
+def test_after_each_step_the_answer_takes_the_focus(client, operator, keys):
+    key = keys.make(seq=1)
+    html = _text(client.post("/settings/license/preview", data={"product_key": key}, headers=HX))
+    assert '<h3 id="license-preview-title" tabindex="-1" autofocus>What this key grants</h3>' in html
+    html = _text(client.post("/settings/license", data={"product_key": key}, headers=HX))
+    assert re.search(r'<div class="ok-box" role="status" id="license-message" tabindex="-1" autofocus>Activated', html)
+    assert UPDATE_BUTTON.search(html)
+
+
 def test_preview_shows_before_and_after_and_keeps_the_key(client, operator, keys):
     key = keys.make(seq=1, aku=40, days=30)
     response = client.post("/settings/license/preview", data={"product_key": key}, headers=HX)
@@ -90,7 +119,7 @@ def test_preview_says_a_downgrade_plainly(app, client, operator, keys):
     client.post("/instances", data={"name": "big", "aku": "30"})
     html = _text(client.post("/settings/license/preview", data={"product_key": keys.make(seq=2, aku=20, days=30)},
                              headers=HX))
-    assert "This is a downgrade." in html
+    assert "This is a downgrade." in html and html.count("<li>This key") == 2
     assert "20 AKU instead of 40 AKU" in html and "expires earlier" in html
     assert "30 AKU are in use now, more than the 20 AKU this key grants" in html
     assert "Apply the downgrade" in html
@@ -215,6 +244,9 @@ def test_redeem_form_applies_and_updates_the_card_out_of_band(client, operator, 
     assert response.status_code == 200 and 'id="redeem-card"' in html
     assert 'id="license-card" aria-labelledby="license-card-title" hx-swap-oob="true"' in html
     assert "license-changed" in _events(response)
+    assert 'id="redeem-message" tabindex="-1" autofocus' in html
+    assert UPDATE_BUTTON.search(html)  # the card that came out of band still has its button
+    assert 'id="license-message"' in html and "autofocus" not in html.split('id="license-message"')[1][:40]
     card = _text(client.get("/settings/license", headers=HX))
     assert "Check for renewal" in card and "****7Q2K" in card
 
@@ -295,3 +327,16 @@ def test_over_capacity_banner_after_a_downgrade(client, operator, keys):
     assert "30 AKU in use, more than the 20 AKU licensed." in banners
     html = _text(client.post("/instances", data={"name": "b", "aku": "1"}, headers=HX))
     assert 'data-error-code="insufficient_aku"' in html
+
+
+def test_banners_on_every_page_link_to_the_marketplace_and_support(app, client, operator, keys, clock):
+    app.config.update(LICENSE_PURCHASE_URL="https://market.example/automq", LICENSE_SUPPORT_URL="https://help.example/")
+    client.post("/settings/license", data={"product_key": keys.make(seq=1, days=10)})
+    clock.advance(days=6)
+    for url in ("/settings", "/instances", "/_license/banners"):
+        html = _text(client.get(url))
+        banner = html[html.index('class="banner banner-warning"'):]
+        banner = banner[:banner.index("</div>")]
+        assert "The license expires in 4 days: renew on the marketplace, then re-activate." in banner, url
+        assert '<a href="https://help.example/">Contact AutoMQ HK Limited</a>' in banner
+        assert '<a href="https://market.example/automq">Renew on the marketplace</a>' in banner

@@ -1,20 +1,19 @@
-"""The header badge and the banners that the environment shows on every page."""
+"""The header badge and the banners that the environment shows on every page.
+
+A banner carries one link (the core layout renders ``link_url``): to buy or renew on the
+marketplace when ``LICENSE_PURCHASE_URL`` is set, else to the vendor's support when
+``LICENSE_SUPPORT_URL`` is set, else to the Settings page. When both URLs are set, the text ends
+with a link to support as well; that text is built as ``Markup`` with every value escaped.
+"""
 from __future__ import annotations
 
 from flask import current_app, url_for
+from markupsafe import Markup
 
 from ..extension import Badge, Banner
 from . import state as sm
 from . import store
 from .plugin import may_see_license
-
-BADGE_LEVELS = {"trial": "info", "active": "ok", "expiring": "warning", "expired": "danger"}
-
-
-def _days(n: int) -> str:
-    if n <= 0:
-        return "less than a day"
-    return "1 day" if n == 1 else f"{n} days"
 
 
 def badge() -> Badge | None:
@@ -26,69 +25,71 @@ def badge() -> Badge | None:
         title = f"License expired on {lic.terms.expires_at:%Y-%m-%d}"
     else:
         kind = "Trial" if lic.terms.is_trial else "License"
-        title = f"{kind}: {_days(lic.days_left)} left, {lic.aku} AKU"
-    return Badge(BADGE_LEVELS[status], sm.STATUS_LABELS[status], title)
+        title = f"{kind}: {sm.days_phrase(lic.days_left)} left, {lic.aku} AKU"
+    return Badge(lic.status_level, lic.status_label, title)
 
 
 def banners() -> list[Banner]:
     if not may_see_license():
         return []
+    config = current_app.config
     return license_banners(
         store.current_license(),
-        purchase_url=current_app.config.get("LICENSE_PURCHASE_URL"),
+        purchase_url=config.get("LICENSE_PURCHASE_URL"),
+        support_url=config.get("LICENSE_SUPPORT_URL"),
+        vendor_name=config["LICENSE_VENDOR_NAME"],
         settings_url=url_for("environment.settings"),
         instances_url=url_for("environment.instances"),
     )
 
 
 def license_banners(
-    lic: sm.LicenseState, *, purchase_url: str | None, settings_url: str, instances_url: str
+    lic: sm.LicenseState,
+    *,
+    purchase_url: str | None,
+    settings_url: str,
+    instances_url: str,
+    support_url: str | None = None,
+    vendor_name: str = "the vendor",
 ) -> list[Banner]:
     """The banners for a license state (pure, for tests)."""
     out: list[Banner] = []
     t = lic.terms
     status = lic.status
-    if status == "expired":
-        what = "trial" if t.is_trial else "license"
-        next_step = (
-            "Buy a license on the marketplace, then activate it on the Settings page."
-            if t.is_trial
-            else "Renew on the marketplace, then re-activate with the new product key on the Settings page."
+    if status != "active":
+        until = sm.format_day(t.expires_at)
+        reactivate = "Settings, Update Product License" + (
+            " (or Check for renewal)." if lic.authorization_code else "."
         )
-        out.append(Banner(
-            "danger",
-            f"The {what} expired on {t.expires_at:%Y-%m-%d %H:%M} UTC.",
-            "Creating or growing instances is refused; running instances keep running. " + next_step,
-            purchase_url or settings_url,
-            ("Buy a license" if t.is_trial else "Renew on the marketplace") if purchase_url else "Go to Settings",
-        ))
-    elif status == "expiring":
         if t.is_trial:
-            title = f"The trial expires in {_days(lic.days_left)}."
-            text = (
-                f"On {t.expires_at:%Y-%m-%d %H:%M} UTC creating and growing instances stops. "
-                "Buy a license on the marketplace, then activate it on the Settings page."
-            )
+            what, buy = "trial", "Buy a license"
+            next_step = "Buy a license on the marketplace, then activate it on the Settings page."
         else:
-            title = f"The license expires in {_days(lic.days_left)}: renew on the marketplace, then re-activate."
-            text = (
-                f"It ends on {t.expires_at:%Y-%m-%d %H:%M} UTC. After renewing, get the new product key "
-                "and apply it under Settings, Update Product License"
-                + (" (or use Check for renewal)." if lic.authorization_code else ".")
+            what, buy = "license", "Renew on the marketplace"
+            next_step = "After renewing, re-activate this environment with the new product key: " + reactivate
+        if status == "expired":
+            level, title = "danger", f"The {what} expired on {until}."
+            if not t.is_trial:
+                next_step = "Renew on the marketplace, then re-activate with the new product key: " + reactivate
+            text = "Creating or growing instances is refused; running instances keep running. " + next_step
+        elif status == "expiring":
+            level = "warning"
+            title = f"The {what} expires in {sm.days_phrase(lic.days_left)}" + (
+                "." if t.is_trial else ": renew on the marketplace, then re-activate."
             )
-        out.append(Banner(
-            "warning", title, text, purchase_url or settings_url,
-            ("Buy a license" if t.is_trial else "Renew on the marketplace") if purchase_url else "Go to Settings",
-        ))
-    elif status == "trial":
-        out.append(Banner(
-            "info",
-            f"Free trial: {_days(lic.days_left)} left.",
-            f"{t.aku} AKU until {t.expires_at:%Y-%m-%d %H:%M} UTC. Buy a license on the marketplace, "
-            "then activate it on the Settings page.",
-            purchase_url or settings_url,
-            "Buy a license" if purchase_url else "Go to Settings",
-        ))
+            text = f"On {until} creating and growing instances stops; running instances keep running. " + next_step
+        else:
+            level, title = "info", f"Free trial: {sm.days_phrase(lic.days_left)} left."
+            text = f"{t.aku} AKU until {until}. " + next_step
+        if purchase_url:
+            link_url, link_text = purchase_url, buy
+            if support_url:
+                text = Markup('{} Questions? <a href="{}">Contact {}</a>.').format(text, support_url, vendor_name)
+        elif support_url:
+            link_url, link_text = support_url, f"Contact {vendor_name}"
+        else:
+            link_url, link_text = settings_url, "Go to Settings"
+        out.append(Banner(level, title, text, link_url, link_text))
     if lic.over_capacity:
         out.append(Banner(
             "warning",

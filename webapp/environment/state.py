@@ -30,6 +30,8 @@ HIGH_WATER_INTERVAL = timedelta(minutes=1)
 
 STATUSES = ("trial", "active", "expiring", "expired")
 STATUS_LABELS = {"trial": "Trial", "active": "Active", "expiring": "Expiring", "expired": "Expired"}
+# The level of the status badge (and banner) for each status: info, ok, warning, danger.
+STATUS_LEVELS = {"trial": "info", "active": "ok", "expiring": "warning", "expired": "danger"}
 CHANNEL_LABELS = {
     "built-in": "Built-in trial",
     "alibaba-marketplace": "Alibaba Cloud Marketplace",
@@ -227,6 +229,10 @@ class LicenseState:
         return STATUS_LABELS[self.status]
 
     @property
+    def status_level(self) -> str:
+        return STATUS_LEVELS[self.status]
+
+    @property
     def expired(self) -> bool:
         return self.status == "expired"
 
@@ -265,7 +271,7 @@ class LicenseState:
         what = "create an instance" if creating else "grow an instance"
         if self.expired:
             raise LicenseExpired(
-                f"The license expired on {_day(self.terms.expires_at)}, so you cannot {what}. "
+                f"The license expired on {format_day(self.terms.expires_at)}, so you cannot {what}. "
                 "Running instances keep running. Renew on the marketplace, then re-activate "
                 "the environment with the new product key (Settings, Update Product License).",
                 expires_at=self.terms.expires_at,
@@ -319,8 +325,16 @@ class LicenseState:
         }
 
 
-def _day(dt: datetime) -> str:
+def format_day(dt: datetime) -> str:
+    """A time as people read it on the pages: ``2026-12-28 10:00 UTC``."""
     return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def days_phrase(n: int) -> str:
+    """Days left in words: "less than a day", "1 day", "12 days"."""
+    if n <= 0:
+        return "less than a day"
+    return "1 day" if n == 1 else f"{n} days"
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,8 +397,8 @@ class Preview:
             )
         if self.earlier_expiry:
             out.append(
-                f"This key expires earlier than the running license: {_day(a.terms.expires_at)} "
-                f"instead of {_day(b.terms.expires_at)}."
+                f"This key expires earlier than the running license: {format_day(a.terms.expires_at)} "
+                f"instead of {format_day(b.terms.expires_at)}."
             )
         if self.over_capacity_after:
             out.append(

@@ -44,6 +44,7 @@ def _settings_context(**extra) -> dict:
         "key_text": "",
         "code_error": None,
         "code_message": None,
+        "focus_update": False,
     }
     ctx.update(extra)
     return ctx
@@ -67,9 +68,16 @@ def settings():
 @bp.get("/settings/license")
 @operator_page
 def license_card():
-    """The license card; ``?panel=update`` opens the "Update Product License" form in it."""
+    """The license card; ``?panel=update`` opens the "Update Product License" form in it, and
+    ``?focus=update`` (Cancel) gives the focus back to the button that opened it."""
     panel = "update" if request.args.get("panel") == "update" else None
-    return _license_card(panel=panel)
+    return _license_card(panel=panel, focus_update=request.args.get("focus") == "update")
+
+
+def _refused_key(exc: product_key.ProductKeyError, text: str):
+    """The form again, with what was pasted and the refusal inline (422; htmx swaps it)."""
+    response = _license_card(422, panel="update", error=exc, key_text=text)
+    return trigger(response, "activation-recorded")
 
 
 @bp.post("/settings/license/preview")
@@ -79,8 +87,7 @@ def preview():
     try:
         result = store.inspect_key(text)
     except product_key.ProductKeyError as exc:
-        response = _license_card(422, panel="update", error=exc, key_text=text)
-        return trigger(response, "activation-recorded")
+        return _refused_key(exc, text)
     return _license_card(panel="preview", preview=result, key_text=text)
 
 
@@ -91,8 +98,7 @@ def apply():
     try:
         applied = store.apply_key(text)
     except product_key.ProductKeyError as exc:
-        response = _license_card(422, panel="update", error=exc, key_text=text)
-        return trigger(response, "activation-recorded")
+        return _refused_key(exc, text)
     message = _applied_message(applied)
     return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=_license_card(message=message))
 
@@ -229,16 +235,10 @@ def _status(exc: Exception) -> int:
 
 @bp.app_template_filter("env_time")
 def env_time(value) -> str:
-    if value is None:
-        return "—"
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return "—" if value is None else sm.format_day(value)
 
 
-@bp.app_template_filter("env_days")
-def env_days(n: int) -> str:
-    if n <= 0:
-        return "less than a day"
-    return "1 day" if n == 1 else f"{n} days"
+bp.add_app_template_filter(sm.days_phrase, "env_days")
 
 
 @bp.app_context_processor
