@@ -114,17 +114,42 @@ def test_keys_active_search_and_timeline(page, live_server):
     verify(page)
     issue(page)
     page.goto(live_server.url + "/vendor/keys")
-    page.get_by_label("Search").fill("7K3Q")
+    page.get_by_label("Search").press_sequentially("7K3Q")  # typed: keyup, 200 ms after the last key
     page.wait_for_url(re.compile(r"q=7K3Q"))
     results = page.locator("#key-results")
     assert INSTALL in results.inner_text()
     page.get_by_label("Search").fill("nothing-like-it")
     page.wait_for_url(re.compile(r"q=nothing-like-it"))
     page.get_by_text("No keys match").wait_for()
-    page.get_by_label("Search").fill(INSTALL)
-    page.locator("#key-results").get_by_role("button", name="Timeline").click()
+    page.get_by_label("Search").fill(INSTALL)  # pasted: the input event
+    page.wait_for_url(re.compile(r"q=" + INSTALL))
+    page.locator("#key-results").get_by_role("link", name="Timeline").click()
     page.locator("ol.timeline").wait_for()
     assert "Authorization code bound" in page.locator("ol.timeline").inner_text()
+    assert page.url.endswith("q=" + INSTALL + "&status=")  # shown in place
+
+    page.get_by_label("Search").fill(READY)  # a whole code: found, and not kept in the history
+    page.wait_for_url(re.compile(r"q=\*\*\*\*7K3Q"))
+    assert INSTALL in page.locator("#key-results").inner_text()
+
+
+def test_keys_search_and_timeline_without_javascript(browser, live_server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, live_server, role="admin")
+        page.goto(live_server.url + "/redeem")
+        page.get_by_label("Authorization code").fill(READY)
+        page.get_by_label("Install ID").fill(INSTALL)
+        page.get_by_role("button", name="Get product key").click()
+        page.goto(live_server.url + "/vendor/keys")
+        page.get_by_label("Search").fill("7K3Q")
+        page.get_by_role("button", name="Search").click()
+        assert re.search(r"/vendor/keys\?q=7K3Q", page.url)
+        page.get_by_role("link", name="Timeline").click()
+        assert "#timeline" in page.url and "Key issued" in page.locator("#timeline").inner_text()
+    finally:
+        context.close()
 
 
 # ------------------------------------------------------------------ no inline style after a swap

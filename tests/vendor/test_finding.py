@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import html as html_lib
 import io
 import json
+import re
 
 import pytest
 
@@ -107,7 +109,8 @@ def test_search_api_refuses_bad_parameters(app, client, issuer_api, params, code
 def test_keys_page_active_search(app, client, auth, issued):
     auth.login("issuer")
     page = client.get("/vendor/keys")
-    assert page.status_code == 200 and 'hx-trigger="input changed delay:300ms' in page.get_data(as_text=True)
+    assert page.status_code == 200 and 'hx-trigger="keyup changed delay:200ms from:#q' in page.get_data(as_text=True)
+    assert 'method="get" action="/vendor/keys"' in page.get_data(as_text=True)  # a plain form without JS
     for q, expected in ((INSTALL, [INSTALL]), ("7K3Q", [INSTALL]), (ACTIVE, [OTHER_INSTALL]),
                         ("1234567890120003", [OTHER_INSTALL]), ("CONTRACT-77", ["a" * 32])):
         html = client.get("/vendor/keys", query_string={"q": q}, headers={"HX-Request": "true"}).get_data(as_text=True)
@@ -174,8 +177,84 @@ def test_audit_csv_cells_cannot_be_formulas(app, client, auth):
     from webapp import audit
 
     with app.app_context():
-        audit.record("note", actor="=HYPERLINK(\"x\")", detail="+1", commit=True)
+        audit.record("note", actor="=HYPERLINK(\"x\")", subject="-2+3", install_id="@SUM(A1)", detail="+1",
+                     after="\t=1", commit=True)
     auth.login("issuer")
     table = list(csv.reader(io.StringIO(client.get("/vendor/audit.csv").get_data(as_text=True))))
-    row = next(r for r in table if r[3] == "note")
-    assert row[2].startswith("'=") and row[8] == "'+1"
+    header, row = table[0], next(r for r in table if r[3] == "note")
+    cells = dict(zip(header, row))
+    assert cells["actor"].startswith("'=") and cells["subject"] == "'-2+3" and cells["install_id"] == "'@SUM(A1)"
+    assert cells["detail"] == "'+1" and cells["after"] == "'\t=1"
+    assert not any(cell[:1] in "=+-@\t\r" for r in table[1:] for cell in r if cell)
+
+
+def test_audit_filters_combine_and_page(app, client, auth, issued):
+    auth.login("issuer")
+    html = client.get("/vendor/audit", query_string={"action": "key_issued", "install_id": INSTALL.upper()}).get_data(as_text=True)
+    assert html.count("<code>key_issued</code>") == 2 and f"<code>{OTHER_INSTALL}</code>" not in html
+    assert "No events match" in client.get("/vendor/audit", query_string={"since": "2999-01-01"}).get_data(as_text=True)
+    with app.app_context():
+        from webapp import audit
+
+        for i in range(60):
+            audit.record("note", actor="pager", detail=str(i))
+        db.session.commit()
+    first = client.get("/vendor/audit", query_string={"actor": "pager"}).get_data(as_text=True)
+    assert first.count("<em>") == 50 and "Older events" in first
+    older = re.search(r'hx-get="([^"]+)"', first.split("Older events")[0].rsplit("<a", 1)[1]).group(1)
+    rest = client.get(html_lib.unescape(older), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert rest.count("<em>") == 10 and "Older events" not in rest
+    csv_link = re.search(r'id="audit-csv" href="([^"]+)"', first).group(1)
+    table = list(csv.reader(io.StringIO(client.get(html_lib.unescape(csv_link)).get_data(as_text=True))))
+    assert len(table) == 61 and {r[2] for r in table[1:]} == {"pager"}  # the export keeps the filters
+
+
+def test_an_expired_key_is_found_by_its_status(app, client, issuer_api, auth, issued):
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.issuance import issue_key
+
+    old = "b" * 32
+    with app.app_context():
+        now = datetime.now(timezone.utc)
+        issue_key(install_id=old, aku=4, expires_at=now - timedelta(days=10), type="subscription",
+                  channel="offline-contract", reference="OLD-1", product="P", issued_by="t", now=now - timedelta(days=100))
+        db.session.commit()
+    assert [(i["installId"], i["status"]) for i in items(client, issuer_api, status="expired")["items"]] == [(old, "expired")]
+    assert old not in {i["installId"] for i in items(client, issuer_api, status="active")["items"]}
+    auth.login("issuer")
+    html = client.get("/vendor/keys", query_string={"status": "expired"}).get_data(as_text=True)
+    assert f"<code>{old}</code>" in html and 'badge-danger">Expired' in html and f"<code>{INSTALL}</code>" not in html
+
+
+def test_keys_page_pages_with_and_without_htmx(app, client, auth):
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.issuance import issue_key
+
+    with app.app_context():
+        for i in range(30):
+            issue_key(install_id=f"{i:032x}", aku=1, expires_at=datetime.now(timezone.utc) + timedelta(days=9),
+                      type="subscription", channel="offline-contract", reference=f"C-{i}", product="P", issued_by="t")
+        db.session.commit()
+    auth.login("issuer")
+    first = client.get("/vendor/keys", query_string={"status": "active"}).get_data(as_text=True)
+    link = re.search(r'<a class="button" href="([^"]+)"\s+hx-get="([^"]+)"', first)
+    assert first.count('class="timeline-row"') == 25 and link and link.group(1) == link.group(2)
+    next_url = html_lib.unescape(link.group(1))
+    assert "status=active" in next_url and "cursor=" in next_url
+    for headers in ({}, {"HX-Request": "true"}):
+        second = client.get(next_url, headers=headers).get_data(as_text=True)
+        assert second.count('class="timeline-row"') == 5 and "Next page" not in second
+        assert ("<h1>Keys</h1>" in second) == (not headers)  # the page without JS, the fragment with
+    found = set(re.findall(r'<tr id="key-([^"]+)"', first)) | set(re.findall(r'<tr id="key-([^"]+)"', second))
+    assert len(found) == 30
+
+
+def test_a_whole_code_searched_is_not_pushed_into_the_history(app, client, auth, issued):
+    auth.login("issuer")
+    response = client.get("/vendor/keys", query_string={"q": READY, "status": "active"}, headers={"HX-Request": "true"})
+    assert f"<code>{INSTALL}</code>" in response.get_data(as_text=True)
+    assert response.headers["HX-Push-Url"] == "/vendor/keys?q=****7K3Q&status=active"
+    other = client.get("/vendor/keys", query_string={"q": "7K3Q"}, headers={"HX-Request": "true"})
+    assert "HX-Push-Url" not in other.headers  # anything else is pushed as typed

@@ -152,6 +152,11 @@ def _text_condition(text: str):
     return or_(*options)
 
 
+def is_known_code(text: str) -> bool:
+    """Whether `text` is a whole authorization code bound here (found by its keyed hash)."""
+    return db.session.scalar(db.select(CodeBinding.id).where(CodeBinding.code_hash == code_hash(text.strip()))) is not None
+
+
 def encode_cursor(key: IssuedKey) -> str:
     raw = f"{key.issued_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{key.seq}|{key.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")

@@ -117,8 +117,12 @@ def keys():
     except search.SearchError as exc:
         flash(exc.message, "error")
         results = search.search_keys(query)
-    return render("vendor/keys.html", "vendor/_key_results.html", results=results, query=query,
-                  statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status_filter=query.status or "")
+    response = render("vendor/keys.html", "vendor/_key_results.html", results=results, query=query,
+                      statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status_filter=query.status or "")
+    if wants_fragment() and query.text and search.is_known_code(query.text):
+        # A whole authorization code typed in the search box does not go into the browser's history.
+        response.headers["HX-Push-Url"] = url_for("vendor.keys", q=mask(query.text), status=query.status or None)
+    return response
 
 
 @bp.get("/keys/<key_id>")
