@@ -277,7 +277,7 @@ def test_banners_send_people_to_buy_renew_and_get_help_where_configured():
     [b] = both
     assert (b.link_url, b.link_text) == ("https://market.example/automq", "Renew on the marketplace")
     assert 'Questions? <a href="https://help.example/">Contact AutoMQ HK Limited</a>.' in str(b.text)
-    assert "re-activate this environment with the new product key" in b.text
+    assert "After renewing, apply the new product key: Settings, Update Product License." in b.text
     [b] = license_banners(expiring, purchase_url=None, support_url="https://help.example/", vendor_name="AutoMQ",
                           settings_url="/settings", instances_url="/instances")
     assert (b.link_url, b.link_text) == ("https://help.example/", "Contact AutoMQ") and "<a" not in b.text
@@ -293,7 +293,7 @@ def test_banners_send_people_to_buy_renew_and_get_help_where_configured():
 def test_expired_and_expiring_banners_say_what_to_do():
     [b] = _banners(running(key(days=30), T0 + timedelta(days=31)))
     assert b.title == "The license expired on 2026-12-01 09:00 UTC."
-    assert "Renew on the marketplace, then re-activate with the new product key: Settings, Update Product License." in b.text
+    assert "Renew on the marketplace, then re-activate this environment with the new product key: Settings, Update Product License." in b.text
     [b] = _banners(trial(T0 + timedelta(days=15)))
     assert b.title == "The trial expired on 2026-11-15 09:00 UTC." and "Buy a license on the marketplace" in b.text
     [b] = _banners(trial(T0 + timedelta(days=13, hours=1)))

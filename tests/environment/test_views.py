@@ -340,3 +340,21 @@ def test_banners_on_every_page_link_to_the_marketplace_and_support(app, client, 
         assert "The license expires in 4 days: renew on the marketplace, then re-activate." in banner, url
         assert '<a href="https://help.example/">Contact AutoMQ HK Limited</a>' in banner
         assert '<a href="https://market.example/automq">Renew on the marketplace</a>' in banner
+
+
+def test_after_the_trial_the_pages_say_to_buy_and_none_of_the_capacity_is_usable(client, operator, keys, clock):
+    client.post("/instances", data={"name": "a", "aku": "4"})
+    clock.advance(days=15)
+    html = unescape(_text(client.get("/instances")))
+    assert '<span id="capacity-free">none usable</span> (expired)' in html and "10 AKU</span> free" not in html
+    assert "The trial expired on 2026-11-15 09:00 UTC" in html and "Renew on the marketplace" not in html
+    assert "Buy a license on the marketplace, then activate it: Settings, Update Product License." in html
+    html = unescape(_text(client.post("/instances", data={"name": "b", "aku": "1"}, headers=HX)))
+    assert "The trial expired on 2026-11-15 09:00 UTC, so you cannot create an instance." in html
+    card = _text(client.get("/settings/license", headers=HX))
+    assert "no key needed" not in card and 'id="license-next-step"' in card
+    # after a paid license expires: renew, then re-activate
+    client.post("/settings/license", data={"product_key": keys.make(seq=1, days=10)})
+    clock.advance(days=11)
+    html = unescape(_text(client.get("/instances")))
+    assert "The license expired on" in html and "Renew on the marketplace, then re-activate this environment" in html

@@ -58,25 +58,18 @@ def license_banners(
     status = lic.status
     if status != "active":
         until = sm.format_day(t.expires_at)
-        reactivate = "Settings, Update Product License" + (
-            " (or Check for renewal)." if lic.authorization_code else "."
-        )
-        if t.is_trial:
-            what, buy = "trial", "Buy a license"
-            next_step = "Buy a license on the marketplace, then activate it on the Settings page."
-        else:
-            what, buy = "license", "Renew on the marketplace"
-            next_step = "After renewing, re-activate this environment with the new product key: " + reactivate
+        what, buy = ("trial", "Buy a license") if t.is_trial else ("license", "Renew on the marketplace")
+        next_step = lic.next_step
         if status == "expired":
             level, title = "danger", f"The {what} expired on {until}."
-            if not t.is_trial:
-                next_step = "Renew on the marketplace, then re-activate with the new product key: " + reactivate
             text = "Creating or growing instances is refused; running instances keep running. " + next_step
         elif status == "expiring":
             level = "warning"
-            title = f"The {what} expires in {sm.days_phrase(lic.days_left)}" + (
-                "." if t.is_trial else ": renew on the marketplace, then re-activate."
-            )
+            if t.is_trial:
+                title = f"The trial expires in {sm.days_phrase(lic.days_left)}."
+            else:  # the title says what to do; the text says where
+                title = f"The license expires in {sm.days_phrase(lic.days_left)}: renew on the marketplace, then re-activate."
+                next_step = "After renewing, apply the new product key: " + lic.where_to_apply
             text = f"On {until} creating and growing instances stops; running instances keep running. " + next_step
         else:
             level, title = "info", f"Free trial: {sm.days_phrase(lic.days_left)} left."

@@ -237,8 +237,16 @@ class LicenseState:
         return self.status == "expired"
 
     @property
-    def expiring(self) -> bool:
-        return self.status == "expiring"
+    def where_to_apply(self) -> str:
+        """Where a new product key goes (and the one-click way, when a code is remembered)."""
+        return "Settings, Update Product License" + (" (or Check for renewal)." if self.authorization_code else ".")
+
+    @property
+    def next_step(self) -> str:
+        """What to do for a license that will do (after the trial, or after this key's term)."""
+        if self.terms.is_trial:
+            return "Buy a license on the marketplace, then activate it: Settings, Update Product License."
+        return "Renew on the marketplace, then re-activate this environment with the new product key: " + self.where_to_apply
 
     @property
     def days_left(self) -> int:
@@ -271,9 +279,9 @@ class LicenseState:
         what = "create an instance" if creating else "grow an instance"
         if self.expired:
             raise LicenseExpired(
-                f"The license expired on {format_day(self.terms.expires_at)}, so you cannot {what}. "
-                "Running instances keep running. Renew on the marketplace, then re-activate "
-                "the environment with the new product key (Settings, Update Product License).",
+                f"The {'trial' if self.terms.is_trial else 'license'} expired on "
+                f"{format_day(self.terms.expires_at)}, so you cannot {what}. Running instances keep "
+                "running. " + self.next_step,
                 expires_at=self.terms.expires_at,
             )
         after = self.aku_in_use + growth
