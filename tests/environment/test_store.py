@@ -32,6 +32,15 @@ def statements(app):
         event.remove(engine, "before_cursor_execute", listener)
 
 
+def at_once(target, n: int) -> None:
+    """Run target(0) ... target(n - 1) in n threads started together; wait for all."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _row(app) -> EnvironmentState:
     with app.app_context():
         row = db.session.get(EnvironmentState, 1)
@@ -52,18 +61,14 @@ def test_install_id_is_made_once_and_never_changes(app, clock):
 def test_two_workers_starting_at_once_agree_on_the_install_id(app, clock):
     found, errors = [], []
 
-    def start():
+    def start(_):
         try:
             with app.app_context():
                 found.append(store.current_license().install_id)
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 
-    threads = [threading.Thread(target=start) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(start, 6)
     assert not errors and len(set(found)) == 1 and len(found) == 6
 
 
@@ -143,11 +148,7 @@ def test_concurrent_creates_never_exceed_the_licensed_aku(app, clock):
             except sm.InsufficientAku:
                 results.append("refused")
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(create, 6)
     assert sorted(results) == ["ok", "ok", "refused", "refused", "refused", "refused"]  # 14 AKU: two of 5
     with app.app_context():
         assert store.current_license().aku_in_use == 10
