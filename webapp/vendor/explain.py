@@ -78,6 +78,14 @@ def decode_key(text: str) -> Decoded:
     return result
 
 
+def _readable(stamp) -> str:
+    """An audit record's `YYYY-MM-DDThh:mm:ssZ` as the pages write times: `YYYY-MM-DD hh:mm UTC`."""
+    try:
+        return f"{product_key.parse_time(stamp):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        return str(stamp)
+
+
 def _same_key(stored: str, pasted: str) -> bool:
     try:
         return product_key.decode(stored) == product_key.decode(pasted)
@@ -136,7 +144,7 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
             if event.subject != f"key:{key.id}":
                 continue
             change = after.get("change")
-            text = f"seq {after.get('seq')}, {after.get('aku')} AKU until {after.get('expiresAt')}"
+            text = f"seq {after.get('seq')}, {after.get('aku')} AKU until {_readable(after.get('expiresAt'))}"
             if change:
                 text += f" ({change.replace('_', ' ')})"
             level = "ok"
