@@ -19,11 +19,22 @@ def simulator(live_server):
     return live_server.app.extensions["license_vendor"].simulator
 
 
-def verify(page, code=READY, install=INSTALL):
+def fill(page, code=READY, install=INSTALL):
     page.get_by_label("Authorization code").fill(code)
     page.get_by_label("Install ID").fill(install)
+
+
+def verify(page, code=READY, install=INSTALL):
+    fill(page, code, install)
     page.get_by_role("button", name="Verify").click()
     page.locator("#verification").wait_for()
+
+
+def redeem(page, live_server, code=READY):
+    """A buyer on the public redeem page (no login needed)."""
+    page.goto(live_server.url + "/redeem")
+    fill(page, code)
+    page.get_by_role("button", name="Get product key").click()
 
 
 def issue(page) -> str:
@@ -93,11 +104,8 @@ def test_renewal_reissue_shows_before_and_after(page, live_server):
 
 
 def test_buyer_redeems_without_an_account(page, live_server):
-    page.goto(live_server.url + "/redeem")
+    redeem(page, live_server, "DEMO-EXPIRED-5R1N")
     assert "Purchased Services" in page.content()
-    page.get_by_label("Authorization code").fill("DEMO-EXPIRED-5R1N")
-    page.get_by_label("Install ID").fill(INSTALL)
-    page.get_by_role("button", name="Get product key").click()
     page.locator("#redeem-error").wait_for()
     assert "expired" in page.locator("#redeem-error").inner_text()
 
@@ -138,10 +146,7 @@ def test_keys_search_and_timeline_without_javascript(browser, live_server):
     page = context.new_page()
     try:
         login(page, live_server, role="admin")
-        page.goto(live_server.url + "/redeem")
-        page.get_by_label("Authorization code").fill(READY)
-        page.get_by_label("Install ID").fill(INSTALL)
-        page.get_by_role("button", name="Get product key").click()
+        redeem(page, live_server)
         page.goto(live_server.url + "/vendor/keys")
         page.get_by_label("Search").fill("7K3Q")
         page.get_by_role("button", name="Search").click()
@@ -162,8 +167,7 @@ def test_keys_search_and_timeline_without_javascript(browser, live_server):
 
 def test_a_screenshot_between_verify_and_issue_breaks_nothing(page, live_server):
     login(page, live_server, role="issuer")
-    page.get_by_label("Authorization code").fill(READY)
-    page.get_by_label("Install ID").fill(INSTALL)
+    fill(page)
     page.screenshot()  # Chromium leaves style="" on the inputs it hid the caret of
     assert page.locator("#code[style]").count() == 1
     page.get_by_role("button", name="Verify").click()
@@ -173,10 +177,7 @@ def test_a_screenshot_between_verify_and_issue_breaks_nothing(page, live_server)
 
 
 def test_a_resized_key_box_survives_redeeming_again(page, live_server):
-    page.goto(live_server.url + "/redeem")
-    page.get_by_label("Authorization code").fill(READY)
-    page.get_by_label("Install ID").fill(INSTALL)
-    page.get_by_role("button", name="Get product key").click()
+    redeem(page, live_server)
     page.locator("#redeemed").wait_for()
     resize(page, "#product-key")
     assert page.locator("#product-key[style]").count() == 1
