@@ -5,7 +5,7 @@ from flask import Blueprint, request
 
 from ..htmx import render, trigger
 from .redeem import redeem_with_status
-from .rules import IssueError, normalize_code, normalize_install_id
+from .rules import IssueError, code_fields, field_errors
 
 bp = Blueprint("redeem", __name__)
 
@@ -20,14 +20,8 @@ def _page(status: int = 200, **context):
 def redeem_page():
     if request.method == "GET":
         return _page()
-    values = {"code": (request.form.get("code") or "").strip(),
-              "install_id": (request.form.get("install_id") or "").strip()}
-    errors = {}
-    for name, check in (("code", normalize_code), ("install_id", normalize_install_id)):
-        try:
-            check(values[name])
-        except IssueError as exc:
-            errors[name] = exc.message
+    values = code_fields(request.form)
+    errors = field_errors(values)
     if errors:
         return _page(422, values=values, field_errors=errors)
     try:

@@ -62,6 +62,22 @@ def normalize_code(value: str | None) -> str:
     return code
 
 
+def code_fields(form: Mapping[str, str]) -> dict[str, str]:
+    """The typed "code" and "install_id" of an issue or redeem form, kept for the next step."""
+    return {name: (form.get(name) or "").strip() for name in ("code", "install_id")}
+
+
+def field_errors(values: Mapping[str, str]) -> dict[str, str]:
+    """The forms' "code" and "install_id" fields: what is wrong with each, by field name."""
+    errors = {}
+    for name, check in (("code", normalize_code), ("install_id", normalize_install_id)):
+        try:
+            check(values.get(name))
+        except IssueError as exc:
+            errors[name] = exc.message
+    return errors
+
+
 @dataclass(frozen=True)
 class Terms:
     """What a key issued from a code would grant."""

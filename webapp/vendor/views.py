@@ -22,33 +22,13 @@ from ..models.signing import IssuedKey
 from . import explain, reconcile as reconciling, search
 from .issuing import issue_from_code, issue_offline, verify_code
 from .marketplace import market
-from .rules import CHANGE_LABELS, IssueError, normalize_code, normalize_install_id
+from .rules import CHANGE_LABELS, IssueError, code_fields, field_errors, normalize_install_id
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
 
 def _actor() -> str:
     return current_app.extensions["license_platform"].actor_name()
-
-
-def _form_values() -> dict:
-    return {
-        "code": (request.form.get("code") or "").strip(),
-        "install_id": (request.form.get("install_id") or "").strip(),
-    }
-
-
-def _field_errors(values: dict) -> dict:
-    errors = {}
-    try:
-        normalize_code(values["code"])
-    except IssueError as exc:
-        errors["code"] = exc.message
-    try:
-        normalize_install_id(values["install_id"])
-    except IssueError as exc:
-        errors["install_id"] = exc.message
-    return errors
 
 
 def _panel(status: int = 200, **context):
@@ -70,8 +50,8 @@ def issue_page():
 @bp.post("/issue/verify")
 @roles_required("issuer")
 def verify():
-    values = _form_values()
-    errors = _field_errors(values)
+    values = code_fields(request.form)
+    errors = field_errors(values)
     if errors:
         return _panel(422, values=values, field_errors=errors)
     verification = verify_code(values["code"], values["install_id"])
@@ -81,8 +61,8 @@ def verify():
 @bp.post("/issue")
 @roles_required("issuer")
 def issue():
-    values = _form_values()
-    errors = _field_errors(values)
+    values = code_fields(request.form)
+    errors = field_errors(values)
     if errors:
         return _panel(422, values=values, field_errors=errors)
     transfer = request.form.get("transfer") == "1"
