@@ -192,12 +192,20 @@ def test_instances_within_and_beyond_the_licensed_aku(page, live_server, clock):
     page.get_by_label("Capacity (AKU)").fill("10")
     page.get_by_role("button", name="Create instance").click()
     expect(page.locator("#capacity-in-use")).to_have_text("10 AKU")
-    expect(page.locator("#instances-panel")).to_contain_text("Created kafka-1 with 10 AKU.")
+    expect(page.locator("#instances-message")).to_have_text("Created kafka-1 with 10 AKU.")
+    expect(page.locator("#instances-message")).to_be_focused()  # the panel was swapped whole
+
+    page.get_by_label("Name").fill("kafka-1")
+    page.get_by_label("Capacity (AKU)").fill("1")
+    page.get_by_role("button", name="Create instance").click()
+    expect(page.locator("#create-error")).to_contain_text("already exists")
+    expect(page.get_by_label("Name")).to_be_focused()  # the field to correct, described by the error
 
     page.get_by_label("Name").fill("kafka-2")
     page.get_by_label("Capacity (AKU)").fill("5")
     page.get_by_role("button", name="Create instance").click()
     expect(page.locator("#create-error")).to_contain_text("only 4 of the 14 AKU licensed are free")
+    expect(page.locator("#create-error")).to_be_focused()
     assert page.get_by_label("Name").input_value() == "kafka-2"
 
     clock.advance(days=15)
