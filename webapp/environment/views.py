@@ -32,10 +32,15 @@ REFUSAL_TITLES = {
 }
 
 
+HISTORY_SHOWN = 50
+
+
 def _settings_context(**extra) -> dict:
+    history = store.history(HISTORY_SHOWN + 1)  # one more says whether there are more
     ctx = {
         "lic": store.current_license(),
-        "history": store.history(),
+        "history": history[:HISTORY_SHOWN],
+        "history_more": len(history) > HISTORY_SHOWN,
         "online": online_configured(),
         "panel": None,
         "error": None,
