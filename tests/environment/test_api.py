@@ -338,3 +338,18 @@ def test_an_expiry_seen_within_the_minute_survives_the_clock_moved_back(client, 
     assert (lic["status"], lic["daysLeft"]) == ("expired", 0)
     response = client.post("/api/v1/instances", json={"name": "late", "aku": 1}, headers=op)
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "license_expired"
+
+
+def test_a_pasted_key_of_another_reference_forgets_the_remembered_code(app, client, op, vendor, keys):
+    client.post("/api/v1/environment/redeem", json={"authorizationCode": "ABCD-7Q2K"}, headers=op)
+    renewal = client.post("/api/v1/environment/license", json={"productKey": keys.make(seq=2, reference="****7Q2K")},
+                          headers=op).get_json()
+    assert renewal["authorizationCode"] == "****7Q2K"  # the same code's renewal, pasted: still remembered
+    contract = client.post("/api/v1/environment/license",
+                           json={"productKey": keys.make(seq=3, channel="offline-contract", reference="C-2026-7")},
+                           headers=op).get_json()
+    assert contract["authorizationCode"] is None and contract["license"]["reference"] == "C-2026-7"
+    response = client.post("/api/v1/environment/renewal-check", headers=op)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "no_remembered_code"
+    [event] = [e for e in _events(app, "license_activated") if e.after["seq"] == 3]
+    assert "authorization code ****7Q2K forgotten" in event.detail

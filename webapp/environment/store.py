@@ -300,6 +300,11 @@ def apply_key(
 
     lic = key.license
     now = before.now
+    # A remembered authorization code that is not this key's (a pasted key of an offline contract
+    # or another code) no longer describes the running license: "Check for renewal" would fetch
+    # that other code's key over this one, so it is forgotten.
+    forget_code = authorization_code is None and before.authorization_code not in (None, lic.reference)
+    forgotten = {"authorization_code_encrypted": None, "authorization_code_masked": None} if forget_code else {}
     done = db.session.execute(
         update(EnvironmentState)
         .where(
@@ -323,6 +328,7 @@ def apply_key(
             activated_by=actor,
             high_water_at=_raise_high_water(now),
             revision=EnvironmentState.revision + 1,
+            **forgotten,
         )
     ).rowcount
     if done != 1:  # a newer key was applied between the check and this write
@@ -360,7 +366,8 @@ def apply_key(
         install_id=before.install_id,
         before=_terms_summary(b),
         after=_terms_summary(sm.terms_from_key(lic)),
-        detail=f"source: {source}; kid: {key.kid}",
+        detail=f"source: {source}; kid: {key.kid}"
+        + (f"; authorization code {before.authorization_code} forgotten" if forget_code else ""),
     )
     db.session.commit()
     _forget()
