@@ -190,3 +190,9 @@ def test_demo_secrets_are_generated_with_mode_0600(tmp_path):
     path = tmp_path / instance_secrets.FILENAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert instance_secrets.load_or_create(tmp_path) == first
+
+
+def test_an_environment_without_public_keys_says_so_at_start(tmp_path):
+    result = _run(tmp_path, "db", "upgrade", LICENSE_ROLE="environment")
+    assert result.returncode == 0
+    assert "LICENSE_PUBLIC_KEYS is not set" in result.stderr
