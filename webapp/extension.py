@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, g
 from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -69,6 +69,19 @@ class PlatformState:
 
     def add_nav(self, endpoint: str, label: str, *roles: str) -> None:
         self.nav.append(NavItem(endpoint, label, roles))
+
+    def host_lets_in(self) -> bool:
+        """Whether the host console's `login_check` admits the current visitor.
+
+        Asked once per request (the nav, badge and banners all need it); a response answered
+        by the check (a redirect to the host's login) counts as no.
+        """
+        if self.login_check is None:
+            return False
+        if "license_host_lets_in" not in g:
+            verdict = self.login_check()
+            g.license_host_lets_in = bool(verdict) and not isinstance(verdict, Response)
+        return g.license_host_lets_in
 
     def actor_name(self) -> str:
         if self.current_actor is not None:
@@ -261,20 +274,13 @@ def _template_context(app: Flask, state: PlatformState) -> None:
     def inject():
         from flask_login import current_user
 
-        def host_signed_in() -> bool:
-            """A host console's visitor, let in by the host's `login_check`."""
-            if state.login_check is None:
-                return False
-            verdict = state.login_check()
-            return bool(verdict) and not isinstance(verdict, Response)
-
         def signed_in() -> bool:
-            return current_user.is_authenticated or host_signed_in()
+            return current_user.is_authenticated or state.host_lets_in()
 
         def visible_nav():
             if current_user.is_authenticated:
                 return [item for item in state.nav if current_user.has_role(*item.roles)]
-            if host_signed_in():  # the host's operators see the environment's pages
+            if state.host_lets_in():  # the host's operators see the environment's pages
                 return [item for item in state.nav if "operator" in item.roles]
             return []
 

@@ -118,8 +118,7 @@ def may_see_license() -> bool:
         return False
     state = current_app.extensions["license_platform"]
     if state.login_check is not None:
-        verdict = state.login_check()
-        return verdict is True or (verdict and not isinstance(verdict, WerkzeugResponse))
+        return state.host_lets_in()
     from flask_login import current_user
 
     return bool(current_user.is_authenticated and current_user.has_role("operator"))
