@@ -20,8 +20,6 @@ from .extensions import db
 license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
 users_cli = AppGroup("users", help="Accounts and API tokens.")
 
-INSTALL_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-
 
 def say(message: str) -> None:
     """For people: stderr."""
@@ -78,7 +76,7 @@ def issue(install_id: str, aku: int, days: int, contract: str, key_type: str, re
     from .issuance import issue_key
 
     install_id = install_id.strip().lower()
-    if not INSTALL_ID_RE.fullmatch(install_id):
+    if not product_key.is_install_id(install_id):
         say("error: --install-id must be 32 hex digits, as shown on the environment's Settings page")
         sys.exit(2)
     contract = contract.strip()

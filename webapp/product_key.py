@@ -55,6 +55,7 @@ __all__ = [
     "decode",
     "format_time",
     "is_dev_kid",
+    "is_install_id",
     "load_public_keys",
     "parse_time",
     "public_key_pem",
@@ -757,6 +758,11 @@ def sign(
 
 # --------------------------------------------------------------------------------------------
 # Trust
+
+
+def is_install_id(value: Any) -> bool:
+    """An install ID as the format writes it: 32 lowercase hexadecimal digits."""
+    return isinstance(value, str) and _INSTALL_ID.fullmatch(value) is not None
 
 
 def is_dev_kid(kid: Any) -> bool:

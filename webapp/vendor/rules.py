@@ -11,17 +11,16 @@ as is) with the API's code, its HTTP status and a message that says what to do.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from marketplace_adapter import errors as market_errors
 
+from .. import product_key
 from ..redemption import RedeemError
 from .specs import Spec, find_spec, specification_of
 
-INSTALL_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_CODE_LENGTH = 256
 WHERE_IS_THE_CODE = (
     "The buyer finds the authorization code in the Alibaba Cloud Marketplace buyer console, "
@@ -38,7 +37,7 @@ class IssueError(RedeemError):
 
 def normalize_install_id(value: str | None) -> str:
     install_id = (value or "").strip().lower()
-    if not INSTALL_ID_RE.fullmatch(install_id):
+    if not product_key.is_install_id(install_id):
         raise IssueError(
             "invalid_install_id",
             "The install ID must be 32 hexadecimal digits. Copy it from the environment's "
