@@ -49,7 +49,6 @@ def keygen(kid: str | None) -> None:
         sys.exit(2)
     key = signing_keys.generate(kid)
     audit.record("signing_key_generated", actor="cli", subject=f"kid:{key.kid}", commit=True)
-    current_app.extensions.pop("license_trusted_keys", None)
     say(f"New active signing key {key.kid}. Ship `flask license public-keys` with environment builds.")
     click.echo(key.kid)
 
@@ -120,10 +119,9 @@ def verify(key: str | None) -> None:
         key = sys.stdin.read()
     try:
         if current_app.extensions["license_platform"].vendor:
-            # The vendor checks against its own signing keys (development ones included).
-            from .signing_keys import public_keys as all_public_keys
+            from . import signing_keys
 
-            verified = product_key.verify(key, product_key.load_public_keys(all_public_keys()))
+            verified = signing_keys.verify(key)
         else:
             verified = trust.verify(key)
     except product_key.ProductKeyError as exc:

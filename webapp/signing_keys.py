@@ -90,6 +90,14 @@ def public_keys() -> dict[str, str]:
     return {k.kid: k.public_key_pem for k in keys}
 
 
+def verify(text: str):
+    """Verify a product key under every signing key this vendor holds (development ones
+    included): how the vendor's own tools check a key, whoever it was issued for."""
+    from . import product_key
+
+    return product_key.verify(text, product_key.load_public_keys(public_keys()))
+
+
 def ensure_active_key(app) -> None:
     """At vendor start: with no active key, make a `dev-` one and warn, or refuse.
 

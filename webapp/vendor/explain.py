@@ -4,13 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .. import product_key
+from .. import product_key, signing_keys
 from ..extensions import db
 from ..issuance import current_key
 from ..models.audit import AuditEvent
 from ..models.signing import IssuedKey, SigningKey
 from ..models.vendor import CodeBinding
-from ..signing_keys import public_keys
 
 
 @dataclass
@@ -57,7 +56,7 @@ def decode_key(text: str) -> Decoded:
     result.kid_known = signer is not None
     result.kid_active = bool(signer and signer.active)
     try:
-        result.verified = product_key.verify(result.text, product_key.load_public_keys(public_keys()))
+        result.verified = signing_keys.verify(result.text)
         result.signature_valid = True
     except product_key.ProductKeyError as exc:
         result.error = exc
