@@ -10,14 +10,13 @@ the cost the license adds, not an absolute number that depends on the machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _measure import measure  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.auth import create_token, create_user  # noqa: E402
 from webapp.config import TestConfig  # noqa: E402
@@ -71,23 +70,12 @@ def main() -> None:
             "GET /settings (page)": lambda: page.get("/settings"),
             "check_capacity() in a request context": capacity_check,
         }
-        for fn in cases.values():  # warm up: first-use writes, caches, template compilation
-            for _ in range(20):
-                fn()
-        per_round = max(1, args.requests // args.rounds)
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.rounds):
-            for name, fn in cases.items():
-                start = time.perf_counter()
-                for _ in range(per_round):
-                    fn()
-                samples[name].append((time.perf_counter() - start) / per_round)
+        results = measure(cases, args.requests, args.rounds, warmup=20)
 
-        baseline = statistics.median(samples["bare Flask route (baseline)"])
+        baseline = results["bare Flask route (baseline)"][0]
         print(f"{'case':<42} {'µs/request':>11} {'ratio':>7}")
-        for name, values in samples.items():
-            median = statistics.median(values)
-            print(f"{name:<42} {median * 1e6:>11.0f} {median / baseline:>6.2f}x")
+        for name, (wall, _cpu) in results.items():
+            print(f"{name:<42} {wall * 1e6:>11.0f} {wall / baseline:>6.2f}x")
 
 
 if __name__ == "__main__":

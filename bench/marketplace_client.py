@@ -17,18 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import requests  # noqa: E402
+
+from _measure import measure  # noqa: E402
 
 from marketplace_adapter import MarketplaceClient  # noqa: E402
 from marketplace_adapter.parsing import parse_license  # noqa: E402
@@ -76,25 +76,6 @@ def plain_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # loopback: no proxy, no .netrc lookups, the same for every case
     return session
-
-
-def measure(cases: dict[str, Callable[[], object]], calls: int, rounds: int
-            ) -> dict[str, tuple[float, float]]:
-    """Median (wall, CPU) seconds per call of each case, over interleaved rounds."""
-    for fn in cases.values():  # warm up: connections, imports, caches
-        for _ in range(50):
-            fn()
-    per_round = max(1, calls // rounds)
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            for _ in range(per_round):
-                fn()
-            samples[name].append(((time.perf_counter() - wall) / per_round,
-                                  (time.process_time() - cpu) / per_round))
-    return {name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
-            for name, values in samples.items()}
 
 
 def main() -> None:
