@@ -37,6 +37,7 @@ def init_app(app, state) -> None:
     state.services["redeem"] = redeem.service
 
     from .issuing import mask_uid
+    from .rules import iso
 
-    app.add_template_filter(lambda value: value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "", "vendor_time")
+    app.add_template_filter(lambda value: iso(value) or "", "vendor_time")
     app.add_template_global(mask_uid, "vendor_mask_uid")

@@ -12,7 +12,7 @@ from ..extensions import csrf
 from . import search
 from .issuing import issue_from_code, mask_uid
 from .redeem import license_json, redeem_with_status
-from .rules import IssueError
+from .rules import IssueError, iso
 
 bp = Blueprint("vendor_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -86,18 +86,15 @@ def item_json(row: search.KeyRow) -> dict:
         "product": key.product,
         "aku": key.aku,
         "kid": key.kid,
-        "issuedAt": _iso(key.issued_at),
-        "notBefore": _iso(key.not_before),
-        "expiresAt": _iso(key.expires_at),
+        "issuedAt": iso(key.issued_at),
+        "notBefore": iso(key.not_before),
+        "expiresAt": iso(key.expires_at),
         "issuedBy": key.issued_by,
         "supersededBy": key.superseded_by,
         "reason": key.reason,
         "productKey": key.product_key,
     }
 
-
-def _iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 @bp.post("/redeem")

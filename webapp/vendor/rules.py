@@ -87,12 +87,13 @@ class Terms:
     spec: Spec
 
     def to_json(self) -> dict:
-        return {"aku": self.aku, "expiresAt": _iso(self.expires_at), "product": self.product,
+        return {"aku": self.aku, "expiresAt": iso(self.expires_at), "product": self.product,
                 "specification": self.spec.key}
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+def iso(moment: datetime | None) -> str | None:
+    """A time as the API and the keys write it (`YYYY-MM-DDThh:mm:ssZ`), or None."""
+    return product_key.format_time(moment) if moment else None
 
 
 def check_license(

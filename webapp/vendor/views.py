@@ -22,7 +22,7 @@ from ..models.signing import IssuedKey
 from . import explain, reconcile as reconciling, search
 from .issuing import issue_from_code, issue_offline, verify_code
 from .marketplace import market
-from .rules import CHANGE_LABELS, IssueError, code_fields, field_errors, normalize_install_id
+from .rules import CHANGE_LABELS, IssueError, code_fields, field_errors, iso, normalize_install_id
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
@@ -192,7 +192,7 @@ def audit_csv():
         writer = csv.writer(buffer)
         writer.writerow(["id", "at", "actor", "action", "subject", "install_id", "before", "after", "detail", "ip"])
         for event in db.session.scalars(stmt).yield_per(500):
-            writer.writerow([event.id, event.at.strftime("%Y-%m-%dT%H:%M:%SZ"), _csv_cell(event.actor),
+            writer.writerow([event.id, iso(event.at), _csv_cell(event.actor),
                              _csv_cell(event.action), _csv_cell(event.subject), _csv_cell(event.install_id),
                              _csv_cell(event.before), _csv_cell(event.after), _csv_cell(event.detail),
                              _csv_cell(event.ip)])
