@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import errors, instance_secrets
+from . import errors, instance_secrets, timefmt
 from .extensions import csrf, db, limiter, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -208,6 +208,7 @@ class LicensePlatform:
         errors.init_app(app)
         _security_headers(app)
         _template_context(app, state)
+        timefmt.init_app(app)
 
         from . import accounts, cli, core
 

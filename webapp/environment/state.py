@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .. import product_key
+from ..timefmt import for_people
 
 TRIAL_TYPE = "trial"
 TRIAL_CHANNEL = "built-in"
@@ -333,9 +334,7 @@ class LicenseState:
         }
 
 
-def format_day(dt: datetime) -> str:
-    """A time as people read it on the pages: ``2026-12-28 10:00 UTC``."""
-    return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+format_day = for_people  # a time as people read it on the pages: ``2026-12-28 10:00 UTC``
 
 
 def days_phrase(n: int) -> str:

@@ -238,11 +238,6 @@ def _status(exc: Exception) -> int:
 # Template helpers
 
 
-@bp.app_template_filter("env_time")
-def env_time(value) -> str:
-    return "—" if value is None else sm.format_day(value)
-
-
 bp.add_app_template_filter(sm.days_phrase, "env_days")
 
 

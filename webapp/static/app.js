@@ -76,6 +76,33 @@
     }
   });
 
+  // While a form's htmx request runs, its buttons are disabled (and the form is aria-busy). A
+  // second press during the request, or during the swap that replaces the form, would otherwise
+  // be queued on a form about to leave the page and silently lost; now the person (or a test)
+  // presses the button of the new form once it is there. A form the answer does not replace
+  // gets its buttons back when the request ends.
+  function busyForm(event) {
+    var elt = event.detail.elt;
+    return elt && elt.closest ? elt.closest("form") : null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = busyForm(event);
+    if (!form) { return; }
+    form.setAttribute("aria-busy", "true");
+    form.querySelectorAll("button, input[type=submit]").forEach(function (button) {
+      if (!button.disabled) { button.disabled = true; button.setAttribute("data-busy", ""); }
+    });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = busyForm(event);
+    if (!form) { return; }
+    form.removeAttribute("aria-busy");
+    form.querySelectorAll("[data-busy]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("data-busy");
+    });
+  });
+
   // When htmx cannot reach the server or gets an error it does not swap, say so.
   function showProblem(text) {
     var box = document.getElementById("htmx-problem");

@@ -37,7 +37,5 @@ def init_app(app, state) -> None:
     state.services["redeem"] = redeem.service
 
     from .issuing import mask_uid
-    from .rules import iso
 
-    app.add_template_filter(lambda value: iso(value) or "", "vendor_time")
     app.add_template_global(mask_uid, "vendor_mask_uid")
