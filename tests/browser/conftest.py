@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -96,6 +97,18 @@ def login(page, live_server, role: str = "issuer", email: str | None = None,
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state("networkidle")
+
+
+@contextmanager
+def htmx_settled(page):
+    """On leaving the block, wait until an htmx swap started inside it has settled (the
+    `htmx:afterSettle` event), so what the settle step does has happened: a condition, no timer."""
+    page.evaluate("""() => {
+      window.__htmxSettled = false;
+      document.body.addEventListener("htmx:afterSettle", () => { window.__htmxSettled = true; }, {once: true});
+    }""")
+    yield
+    page.wait_for_function("() => window.__htmxSettled === true")
 
 
 @pytest.fixture(name="login")
