@@ -306,7 +306,7 @@ def test_redemption_limits_are_overview_mds_as_moving_windows(app, client, monke
         assert 25 <= int(limited.headers["Retry-After"]) <= 31  # a moving window: when the first frees
         clock.advance(31)
     day = attempt()  # the 51st of the day
-    assert day.status_code == 429 and "50 per 1 day" in day.get_json()["error"]["message"]
+    assert day.status_code == 429 and "(at most 50 a day). Wait about 24 hours" in day.get_json()["error"]["message"]
     assert int(day.headers["Retry-After"]) > 23 * 3600
     clock.advance(24 * 3600)
     assert attempt().status_code == 404
@@ -321,7 +321,10 @@ def test_redemption_limits_are_overview_mds_as_moving_windows(app, client, monke
     code = "UNKNOWN-SAME"
     assert [attempt(code, "10.0.0.2").status_code for _ in range(5)] == [404] * 5
     other_client = attempt(code, "10.0.0.3")  # per code, whoever asks
-    assert other_client.status_code == 429 and "for this authorization code" in other_client.get_json()["error"]["message"]
+    message = other_client.get_json()["error"]["message"]
+    assert other_client.status_code == 429 and "for this authorization code (at most 5 an hour)" in message
+    assert "Wait 60 minutes" in message or "Wait about 1 hour" in message  # never "3600 seconds"
+    assert "support" not in message
     assert 3500 < int(other_client.headers["Retry-After"]) <= 3600
     clock.advance(3601)
     assert attempt(code, "10.0.0.3").status_code == 404

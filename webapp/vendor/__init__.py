@@ -18,7 +18,11 @@ def init_app(app, state) -> None:
     app.config.setdefault("LICENSE_PENDING_WAIT", 5.0)
     app.config.setdefault("VENDOR_REDEEM_CLIENT_LIMITS", redeem.CLIENT_LIMITS)
     app.config.setdefault("VENDOR_REDEEM_CODE_LIMITS", redeem.CODE_LIMITS)
+    app.config.setdefault("VENDOR_REDEEM_OWNER_LIMITS", redeem.OWNER_LIMITS)
     market = marketplace.init_app(app, demo=state.demo)
+    # The in-process simulator costs nothing to ask, and the demo plays renewals right before a
+    # "Check for renewal": no cache there.
+    app.config.setdefault("VENDOR_REDEEM_CODE_CACHE_SECONDS", 0 if market.simulated else redeem.CODE_CACHE_SECONDS)
 
     app.register_blueprint(views.bp)
     app.register_blueprint(public.bp)

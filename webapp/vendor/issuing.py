@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace_adapter import errors as market_errors
@@ -44,6 +44,8 @@ from .rules import (
     Terms,
     check_license,
     classify,
+    code_discarded,
+    code_expired,
     from_marketplace_error,
     normalize_code,
     normalize_install_id,
@@ -93,6 +95,16 @@ def decrypt_code(binding: CodeBinding) -> str:
 
 def find_binding(code: str) -> CodeBinding | None:
     return db.session.scalar(db.select(CodeBinding).where(CodeBinding.code_hash == code_hash(code)))
+
+
+def is_owner(binding: CodeBinding | None, install_id: str) -> bool:
+    """Whether `install_id` is the environment the code is bound to (its renewal checks)."""
+    return binding is not None and binding.state == "bound" and binding.install_id == install_id
+
+
+def bound_to(code: str, install_id: str) -> bool:
+    """One indexed read, no marketplace call: is the code bound to this install ID?"""
+    return is_owner(find_binding(code), install_id)
 
 
 def latest_key_for_binding(binding_id: int) -> IssuedKey | None:
@@ -235,6 +247,53 @@ class Issued:
     previous: dict | None = None  # the install's key before, as `key_terms`
 
 
+def _from_last_read(binding: CodeBinding, install_id: str, now: datetime, max_age: float) -> Issued | None:
+    """The answer the code's last marketplace read gives, when it is younger than `max_age` seconds
+    and the code is bound to `install_id`: the stored key when that read said nothing changed, the
+    refusal when it said expired or discarded. None: read the marketplace again (anything else,
+    a claim in progress, an unreadable code, or a read that differs from the current key)."""
+    checked = binding.checked_at
+    if max_age <= 0 or checked is None or binding.check_error or binding.claim_token is not None:
+        return None
+    age = (now - checked).total_seconds()
+    if age < 0 or age >= max_age:
+        return None
+    if binding.market_status == "DISCARD":
+        raise code_discarded()
+    if binding.market_status == "EXPIRED" or (binding.market_expires_at is not None and binding.market_expires_at <= now):
+        raise code_expired(binding.market_expires_at)
+    if binding.market_status not in ("ACTIVATED", "INACTIVATED") or binding.product_code != market().product_code:
+        return None
+    current = current_key(install_id)
+    if (current is None or current.binding_id != binding.id or current.aku != binding.market_aku
+            or current.expires_at.replace(microsecond=0) != binding.market_expires_at):
+        return None
+    return Issued(key=current, created=False, change="unchanged", previous=key_terms(current))
+
+
+def _record_read(binding_id: int, install_id: str, values: dict, now: datetime) -> None:
+    """Store a marketplace read on a bound code's row (as the reconciler does), so the next renewal
+    check within `VENDOR_REDEEM_CODE_CACHE_SECONDS` needs none. Only while the code is bound here,
+    nobody holds its claim and no newer read is stored: an issuing worker writes its own."""
+    db.session.execute(
+        update(CodeBinding)
+        .where(CodeBinding.id == binding_id, CodeBinding.state == "bound", CodeBinding.install_id == install_id,
+               CodeBinding.claim_token.is_(None), or_(CodeBinding.checked_at.is_(None), CodeBinding.checked_at <= now))
+        .values(checked_at=now, check_error=None, **values)
+        .execution_options(synchronize_session=False)  # the commit expires the session's objects
+    )
+    db.session.commit()
+
+
+def _read_values(lic, terms: Terms | None) -> dict:
+    values = {"market_status": lic.status,
+              "market_expires_at": lic.expires_at.replace(microsecond=0) if lic.expires_at else None}
+    if terms is not None:
+        values.update(market_aku=terms.aku, product_code=lic.product_code,
+                      specification=lic.specification or lic.sku_id, order_ids=list(lic.order_ids or []))
+    return values
+
+
 @dataclass
 class _Claim:
     binding_id: int
@@ -371,27 +430,44 @@ def issue_from_code(
     reason: str | None = None,
     staff: bool = True,
     now: datetime | None = None,
+    max_age: float = 0,
 ) -> Issued:
     """The issuing steps. Raises `IssueError`; on success answers the key (new or stored).
 
     `transfer` (admin) moves a code bound to another install ID here; `replace` (admin) lets this
     code take over from another live license of the install ID. Buyers get neither.
+    `max_age` (seconds; self-service renewal checks): for a code bound to `install_id`, a
+    marketplace read stored on its binding that recently may stand in for DescribeLicense when
+    it said nothing changed, expired or discarded. Staff and the reconciler always read fresh (0).
     """
     code = normalize_code(code)
     install_id = normalize_install_id(install_id)
     if (transfer or replace) and not (reason or "").strip():
         raise IssueError("reason_required", "Give a reason: transfers and replacements are audited.", 422)
     now = now or utcnow()
+    binding = find_binding(code)
+    owner = is_owner(binding, install_id)
+    if owner and max_age > 0:
+        cached = _from_last_read(binding, install_id, now, max_age)
+        if cached is not None:
+            return cached
 
     # Step 1: no lock held.
-    lic = describe(code)
-    terms = check(lic, now)
+    lic = None
+    try:
+        lic = describe(code)
+        terms = check(lic, now)
+    except IssueError as exc:
+        if owner and exc.code in ("code_expired", "code_discarded"):
+            values = (_read_values(lic, None) if lic is not None
+                      else {"market_status": "EXPIRED" if exc.code == "code_expired" else "DISCARD"})
+            _record_read(binding.id, install_id, values, now)
+        raise
 
-    # Nothing changed: the stored key, with no write at all.
-    binding = find_binding(code)
+    # Nothing changed: the stored key. No claim and no marketplace write; the read is stored.
     current = current_key(install_id)
-    if (binding is not None and binding.state == "bound" and binding.install_id == install_id
-            and classify(current, terms, binding.id) == "unchanged"):
+    if owner and classify(current, terms, binding.id) == "unchanged":
+        _record_read(binding.id, install_id, _read_values(lic, terms), now)
         return Issued(key=current, created=False, change="unchanged", previous=key_terms(current))
 
     # Step 2.

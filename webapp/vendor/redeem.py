@@ -1,9 +1,19 @@
 """Self-service redemption: a buyer turns an authorization code into a product key.
 
 The same steps and rules as staff issuing (`issuing.issue_from_code`), without transfer or
-replace, rate limited (10 a minute and 50 a day per client, 5 an hour per code, as moving
-windows), answering only the key and its own terms. `redeem` is also what the environment side calls in-process
-in role `both` (`state.services["redeem"]`).
+replace, answering only the key and its own terms. `redeem` is also what the environment side
+calls in-process in role `both` (`state.services["redeem"]`).
+
+Rate limits (moving windows where the storage has them), checked before anything else:
+- per client address, `VENDOR_REDEEM_CLIENT_LIMITS` (10 a minute, 50 a day): every attempt;
+- per code, by its keyed hash, `VENDOR_REDEEM_CODE_LIMITS` (5 an hour): every attempt except
+  the owner's. The owner is the install ID the code is already bound to (one indexed read, no
+  marketplace call): its renewal checks and re-redemptions are not guessing, so they count only
+  against `VENDOR_REDEEM_OWNER_LIMITS` (10 a minute) in the client's scope, never against the
+  day limit or the code's.
+The owner's checks also reuse the code's last marketplace read for
+`VENDOR_REDEEM_CODE_CACHE_SECONDS` (60; 0 with the demo's in-process simulator), so pressing
+"Check for renewal" again and again costs at most one DescribeLicense a minute.
 """
 from __future__ import annotations
 
@@ -19,11 +29,13 @@ from .. import audit, product_key
 from ..datakey import mask
 from ..extensions import client_address, limiter
 from ..models.signing import IssuedKey
-from .issuing import code_hash, issue_from_code
-from .rules import IssueError, normalize_code
+from .issuing import bound_to, code_hash, issue_from_code
+from .rules import IssueError, limit_phrase, normalize_code, normalize_install_id, rate_limit_message
 
 CLIENT_LIMITS = "10/minute;50/day"
 CODE_LIMITS = "5/hour"
+OWNER_LIMITS = "10/minute"
+CODE_CACHE_SECONDS = 60
 
 
 def license_json(key: IssuedKey) -> dict:
@@ -49,29 +61,42 @@ def _strategy():
 
 
 def _hit(limits_text: str, scope: str, identity: str) -> None:
+    if not (limits_text or "").strip():
+        return
     strategy = _strategy()
     for item in parse_many(limits_text):
         if not strategy.hit(item, "redeem", scope, identity):
             reset = strategy.get_window_stats(item, "redeem", scope, identity).reset_time
             wait = max(1, math.ceil(reset - time.time()))
-            what = "from this address" if scope == "client" else "for this authorization code"
-            raise IssueError(
-                "rate_limited",
-                f"Too many redemption attempts {what} (at most {item}). Wait {wait} seconds and "
-                "try again; if the code keeps failing, contact support.",
-                429,
-                retry_after=wait,
-            )
+            limit = limit_phrase(item.amount, item.multiples, item.GRANULARITY.name)
+            raise IssueError("rate_limited", rate_limit_message(scope, wait, limit), 429, retry_after=wait)
 
 
-def check_limits(code: str | None, client: str) -> None:
-    """Per client first, then per code (by its keyed hash, never the code itself)."""
+def check_limits(code: str | None, client: str, *, owner: bool = False) -> None:
+    """Per client first, then per code (by its keyed hash, never the code itself).
+
+    `owner`: the code is bound to the asking install ID. Its requests are hit against
+    `VENDOR_REDEEM_OWNER_LIMITS` in the client's scope (the same counter as the client's minute
+    limit when both say "10/minute"), and never against the client's day limit or the code's.
+    """
     if not _enabled():
         return
     config = current_app.config
+    if owner:
+        _hit(config.get("VENDOR_REDEEM_OWNER_LIMITS", OWNER_LIMITS), "client", client)
+        return
     _hit(config.get("VENDOR_REDEEM_CLIENT_LIMITS", CLIENT_LIMITS), "client", client)
     if code:
         _hit(config.get("VENDOR_REDEEM_CODE_LIMITS", CODE_LIMITS), "code", code_hash(code))
+
+
+def _is_owner(code: str | None, install_id: str | None) -> bool:
+    if not code:
+        return False
+    try:
+        return bound_to(code, normalize_install_id(install_id))
+    except IssueError:
+        return False
 
 
 def _actor() -> str:
@@ -94,10 +119,12 @@ def redeem_with_status(authorization_code: str, install_id: str, *, client: str 
         code = normalize_code(authorization_code)
     except IssueError:
         code = None
-    check_limits(code, client)
+    owner = _is_owner(code, install_id)
+    check_limits(code, client, owner=owner)
     actor = _actor()
+    max_age = float(current_app.config.get("VENDOR_REDEEM_CODE_CACHE_SECONDS", CODE_CACHE_SECONDS) or 0)
     try:
-        issued = issue_from_code(authorization_code, install_id, actor=actor, staff=False)
+        issued = issue_from_code(authorization_code, install_id, actor=actor, staff=False, max_age=max_age)
     except IssueError as exc:
         if exc.code not in ("invalid_install_id",) and code:
             audit.record("redeem_refused", actor=actor, subject=None, install_id=_install_or_none(install_id),

@@ -107,14 +107,9 @@ def check_license(
     """Step 1's refusals, in order; the terms of the key otherwise."""
     status = (lic.status or "").upper()
     if status == "EXPIRED":
-        raise IssueError("code_expired", _expired_message(lic.expires_at), 422)
+        raise code_expired(lic.expires_at)
     if status == "DISCARD":
-        raise IssueError(
-            "code_discarded",
-            "This authorization code was discarded by the marketplace (the order was refunded or "
-            "cancelled). A new purchase gives a new code.",
-            422,
-        )
+        raise code_discarded()
     if status not in ("ACTIVATED", "INACTIVATED"):
         raise IssueError(
             "code_invalid",
@@ -145,7 +140,7 @@ def check_license(
             422,
         )
     if lic.expires_at <= now:
-        raise IssueError("code_expired", _expired_message(lic.expires_at), 422)
+        raise code_expired(lic.expires_at)
     product = spec.name or getattr(lic, "product_name", None) or default_product
     return Terms(aku=spec.aku, expires_at=lic.expires_at.replace(microsecond=0), product=product, spec=spec)
 
@@ -156,6 +151,63 @@ def _expired_message(expires_at: datetime | None) -> str:
         f"This authorization code expired{when}. Renew the subscription on the marketplace "
         "(buyer console, Purchased Services), then redeem the same code again."
     )
+
+
+def code_expired(expires_at: datetime | None = None) -> IssueError:
+    return IssueError("code_expired", _expired_message(expires_at), 422)
+
+
+def code_discarded() -> IssueError:
+    return IssueError(
+        "code_discarded",
+        "This authorization code was discarded by the marketplace (the order was refunded or "
+        "cancelled). A new purchase gives a new code.",
+        422,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Waits, written for people
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def wait_phrase(seconds: float) -> str:
+    """A wait as people say it: "30 seconds" (under a minute), "58 minutes" (under an hour),
+    "about 1 hour", "about 23 hours". Never shorter than the wait: seconds and minutes are
+    rounded up, hours (said with "about") to the nearest."""
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 60:
+        return _plural(seconds, "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    return "about " + _plural(max(1, round(seconds / 3600)), "hour")
+
+
+_PER = {"second": "a second", "minute": "a minute", "hour": "an hour", "day": "a day", "month": "a month",
+        "year": "a year"}
+
+
+def limit_phrase(amount: int, multiples: int, granularity: str) -> str:
+    """A rate limit as people say it: "5 an hour", "50 a day", "100 every 2 hours"."""
+    if multiples == 1 and granularity in _PER:
+        return f"{amount} {_PER[granularity]}"
+    return f"{amount} every {_plural(multiples, granularity)}"
+
+
+def rate_limit_message(scope: str, seconds: float, limit: str | None = None) -> str:
+    """The message of a `rate_limited` answer of self-service redemption.
+
+    `scope`: "client" (the caller's address) or "code" (the authorization code); `limit` as
+    `limit_phrase` writes it. A rate limit is no failure, so it never sends people to support;
+    the wait is in words (`wait_phrase`), while `Retry-After` carries the seconds.
+    """
+    what = "from this address" if scope == "client" else "for this authorization code"
+    at_most = f" (at most {limit})" if limit else ""
+    return f"Too many redemption attempts {what}{at_most}. Wait {wait_phrase(seconds)}, then try again."
 
 
 #: What a new key means for the environment, compared with its current key.
@@ -203,14 +255,9 @@ def from_marketplace_error(exc: market_errors.MarketplaceError) -> IssueError:
             404,
         )
     if isinstance(exc, market_errors.CodeExpired):
-        return IssueError("code_expired", _expired_message(None), 422)
+        return code_expired()
     if isinstance(exc, market_errors.CodeDiscarded):
-        return IssueError(
-            "code_discarded",
-            "This authorization code was discarded by the marketplace (the order was refunded or "
-            "cancelled). A new purchase gives a new code.",
-            422,
-        )
+        return code_discarded()
     if isinstance(exc, market_errors.CodeNotForThisSeller):
         return IssueError(
             "code_other_seller",
@@ -230,7 +277,7 @@ def from_marketplace_error(exc: market_errors.MarketplaceError) -> IssueError:
         return IssueError(
             "marketplace_throttled",
             f"The marketplace is rate limiting requests. Nothing was changed; try again in "
-            f"{max(1, math.ceil(wait))} seconds.",
+            f"{wait_phrase(wait)}.",
             429,
             retry_after=max(1, math.ceil(wait)),
         )
