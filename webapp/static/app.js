@@ -103,7 +103,8 @@
     });
   });
 
-  // When htmx cannot reach the server or gets an error it does not swap, say so.
+  // When htmx cannot reach the server or gets an error it does not swap, say so. The toast goes
+  // into <main> (a host's layout without one: the body), so no content is outside a landmark.
   function showProblem(text) {
     var box = document.getElementById("htmx-problem");
     if (!box) {
@@ -111,7 +112,7 @@
       box.id = "htmx-problem";
       box.className = "toast";
       box.setAttribute("role", "alert");
-      document.body.appendChild(box);
+      (document.querySelector("main") || document.body).appendChild(box);
     }
     box.textContent = text;
     box.hidden = false;
