@@ -184,3 +184,41 @@ def test_a_resized_key_box_survives_redeeming_again(page, live_server):
     with htmx_settled(page):  # the CSP would refuse htmx copying style="" at the settle step
         page.get_by_role("button", name="Get product key").click()  # the same code again: the stored key
     page.get_by_role("heading", name="Your product key (unchanged)").wait_for()
+
+
+def test_needs_attention_shows_the_new_key_in_place(page, live_server):
+    """"Issue new key" on a row shows the key right there, with Copy, Download and the buyer
+    message, as the Issue page does; a specification change is announced as one."""
+    login(page, live_server, role="issuer")
+    verify(page)
+    first = issue(page)
+
+    page.goto(live_server.url + "/vendor/attention")
+    expect(page.locator("#last-read")).to_have_text("Last read: never.")
+    expect(page.locator("#not-read")).to_contain_text("Re-read all codes now")
+
+    page.goto(live_server.url + "/vendor/demo-codes")  # the buyer upgrades; the expiry stays
+    page.get_by_role("button", name=f"Change {READY} to aku-40").click()
+    expect(page.locator("#demo-message")).to_have_text(f"Specification of {READY} changed to aku-40 (40 AKU).")
+    expect(page.locator("#demo-codes tr", has_text=READY)).to_contain_text("Activated, 40 AKU until")
+
+    page.goto(live_server.url + "/vendor/attention")
+    page.get_by_role("button", name="Re-read all codes now").click()
+    row = page.locator("#needs-key tbody tr", has_text=INSTALL)
+    expect(row).to_contain_text("Updated to 40 AKU (specification change)")
+    expect(row).not_to_contain_text("Renewed")
+    expect(page.locator("#last-read")).to_contain_text("by issuer@example.com")
+    row.get_by_role("button", name="Issue new key").click()
+
+    expect(page.locator("#issued-summary")).to_contain_text(
+        f"Updated to 40 AKU (specification change). Seq 2 for install ID {INSTALL}: 40 AKU until")
+    expect(page.locator("#issued")).to_be_in_viewport()
+    expect(page.locator("#needs-key")).to_contain_text("None: every environment holds the key")
+    key = page.locator("#product-key").input_value()
+    assert key.startswith("eyJpbnN0YWxsSWQiOi") and key != first
+    expect(page.locator("#buyer-message")).to_have_value(re.compile(re.escape(key)))
+    page.get_by_role("button", name="Copy key").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == f"product-key-{INSTALL}-seq2.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -175,3 +176,90 @@ def test_only_the_demo_shares_the_simulator(tmp_path):
     assert app.extensions["license_platform"].demo
     assert isinstance(market(app).simulator, SharedSimulator)
     assert (tmp_path / "demo" / STATE_FILE).exists()
+
+
+# ------------------------------------------------------------------ the Demo codes page
+
+ACTIVE = "DEMO-AKU20-ACTIVE-4T8P"
+EXPIRED = "DEMO-EXPIRED-5R1N"
+DISCARDED = "DEMO-DISCARD-3H7Z"
+
+
+def act(client, code: str, action: str, htmx: bool = True):
+    return client.post("/vendor/demo-codes/action", data={"code": code, "action": action},
+                       headers={"HX-Request": "true"} if htmx else {})
+
+
+def code_row(html: str, code: str) -> str:
+    start = html.index(f"<code>{code}</code>")
+    return html[html.rindex("<tr>", 0, start):html.index("</tr>", start)]
+
+
+def expiry_day(app, code: str) -> str:
+    return market(app).simulator.get_code(code)["expires_at"][:10]
+
+
+def test_each_action_says_what_it_did_and_the_note_follows_the_new_state(app, client, auth, state_file):
+    auth.login("issuer")
+    seeded = {c["code"]: c["note"] for c in demo_codes()}
+
+    response = act(client, READY, "renew")
+    html = response.get_data(as_text=True)
+    until = expiry_day(app, READY)
+    assert response.status_code == 200 and f"Renewed {READY} until {until}." in html
+    row = code_row(html, READY)
+    assert 'role="status"' in row and seeded[READY] not in row
+    note = f"Renewed by 30 days. Not activated yet, 20 AKU until {until}: redeem it"
+    assert note in row and saved(state_file)[READY]["note"] == note  # every process sees it
+    assert f'<td class="when">{until}</td>' in row  # the day, through the filters
+
+    html = act(client, READY40, "spec:aku-20").get_data(as_text=True)
+    assert f"Specification of {READY40} changed to aku-20 (20 AKU)." in html
+    row = code_row(html, READY40)
+    assert f"Specification changed to aku-20. Not activated yet, 20 AKU until {expiry_day(app, READY40)}" in row
+    assert f"Renewed {READY} until" not in html  # one message: the last action's
+
+    html = act(client, READY, "discard").get_data(as_text=True)
+    assert f"Refunded {READY}: the marketplace now shows it discarded." in html
+    row = code_row(html, READY)
+    assert "redeem it" not in row and "Discarded: the order was refunded" in row
+    assert "Renew +30 days" not in row  # nothing left to play on a discarded code
+
+    html = act(client, EXPIRED, "renew").get_data(as_text=True)  # an expired code comes back
+    assert f"Renewed by 30 days. Activated, 20 AKU until {expiry_day(app, EXPIRED)}" in code_row(html, EXPIRED)
+
+    events = client.get("/vendor/audit", query_string={"action": "demo_marketplace_changed"}).get_data(as_text=True)
+    assert "****7K3Q" in events and READY not in events
+
+
+def test_without_javascript_the_message_is_flashed(app, client, auth):
+    auth.login("issuer")
+    response = act(client, ACTIVE, "spec:aku-40", htmx=False)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/vendor/demo-codes")
+    page = client.get("/vendor/demo-codes").get_data(as_text=True)
+    assert f"Specification of {ACTIVE} changed to aku-40 (40 AKU)." in page
+    assert f"Specification changed to aku-40. Activated, 40 AKU until {expiry_day(app, ACTIVE)}" in code_row(page, ACTIVE)
+
+
+def test_a_refused_action_has_a_headline_that_does_not_repeat_its_message(app, client, auth):
+    auth.login("issuer")
+    response = act(client, DISCARDED, "renew")  # e.g. refunded in another tab meanwhile
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    row = code_row(html, DISCARDED)
+    assert ("<strong>Nothing was changed at the marketplace.</strong> "
+            "The simulator refused: a DISCARD code cannot be renewed.") in row
+
+    html = act(client, "NO-SUCH-CODE-0000", "renew").get_data(as_text=True)
+    assert ("<strong>Nothing was changed at the marketplace.</strong> "
+            "The simulator has no code ****0000.") in html and "NO-SUCH-CODE" not in html
+    assert act(client, READY, "explode").status_code == 400
+    assert market(app).simulator.get_code(READY)["note"] == {c["code"]: c["note"] for c in demo_codes()}[READY]
+
+
+def test_the_demo_codes_page_writes_days_for_people(app, client, auth):
+    auth.login("issuer")
+    html = client.get("/vendor/demo-codes").get_data(as_text=True)
+    assert f'<td class="when">{expiry_day(app, READY)}</td>' in code_row(html, READY)
+    table = html[html.index('id="demo-codes"'):]
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", table)  # no ISO 8601 for people

@@ -131,7 +131,7 @@ def test_key_page_shows_the_timeline(app, client, auth, issued):
     for words in ("Authorization code bound", "Activated at the marketplace", "Key issued", "Superseded", "Expires"):
         assert words in html, words
     assert 'id="superseded-warning"' in html and issued["second"]["license"]["id"] in html.split("superseded-warning")[1]
-    assert re.search(r"Key issued</strong>: seq 1, 20 AKU until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(new\)", html)
+    assert re.search(r"Key issued</strong>: seq 1, 20 AKU until \d{4}-\d\d-\d\d \d\d:\d\d UTC. New license", html)
     second = client.get(f"/vendor/keys/{issued['second']['license']['id']}").get_data(as_text=True)
     assert "superseded-warning" not in second and "market-warning" not in second
     sim(app).discard(READY)

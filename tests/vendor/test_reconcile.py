@@ -207,24 +207,144 @@ def test_cli_reconcile_belongs_to_the_vendor(tmp_path):
     assert result.exit_code == 2
 
 
+def binding_of(app, install_id: str) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(CodeBinding.id).where(CodeBinding.install_id == install_id))
+
+
+def row(html: str, binding_id: int) -> str:
+    """The Needs attention table row of one binding."""
+    start = html.index(f'<tr id="attention-{binding_id}">')
+    return html[start:html.index("</tr>", start)]
+
+
+def day(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
 def test_attention_page_lists_and_issues_in_one_click(app, client, auth, bound):
     sim(app).renew(READY, days=30)
     sim(app).discard(ACTIVE)
     auth.login("issuer")
     page = client.get("/vendor/attention")
-    assert page.status_code == 200 and "Not read yet" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "Last read: never." in page.get_data(as_text=True)
     html = client.post("/vendor/attention/check", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "Read 4 code(s)" in html and "Renewed, no new key" in html and "Discarded" in html
-    with app.app_context():
-        binding_id = db.session.scalar(db.select(CodeBinding.id).where(CodeBinding.install_id == INSTALL))
+    renewed_until = day(datetime.fromisoformat(sim(app).get_code(READY)["expires_at"].replace("Z", "+00:00")))
+    assert "Read 4 code(s)" in html and f"Renewed until {renewed_until}" in html and "Discarded" in html
+    binding_id = binding_of(app, INSTALL)
     response = client.post(f"/vendor/attention/{binding_id}/issue", headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Issued" in html and "key seq 2" in html
-    assert "Renewed, no new key" not in html
+    assert response.status_code == 200 and "key-issued" in response.headers["HX-Trigger"]
+    assert f'id="attention-{binding_id}"' not in html  # nothing left to do for it
     with app.app_context():
         event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "key_issued")
                                    .order_by(AuditEvent.id.desc())).first()
         assert event.actor == "issuer@example.com" and event.after["change"] == "renewal"
+        key = db.session.get(IssuedKey, event.after["id"])
+        assert key.seq == 2
+
+
+def test_issue_new_key_shows_the_key_in_place_with_its_delivery(app, client, auth, bound):
+    """The Issue page's delivery (key, Copy, Download, the buyer message), not a link to follow."""
+    sim(app).renew(READY, days=30)
+    auth.login("issuer")
+    client.post("/vendor/attention/check")
+    binding_id = binding_of(app, INSTALL)
+    # The swap scrolls the new key into view.
+    assert 'hx-target="#attention" hx-swap="outerHTML show:#issued:top"' in row(
+        client.get("/vendor/attention").get_data(as_text=True), binding_id)
+    response = client.post(f"/vendor/attention/{binding_id}/issue", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    with app.app_context():
+        key = db.session.scalar(db.select(IssuedKey).where(IssuedKey.install_id == INSTALL, IssuedKey.seq == 2))
+    assert '<div id="attention">' in html and "<html" not in html  # the page's fragment
+    assert 'id="issued"' in html and "Product key issued" in html
+    assert f'<textarea id="product-key" class="keybox" readonly rows="5">{key.product_key}</textarea>' in html
+    assert 'data-copy-target="#product-key"' in html
+    assert f'data-download="product-key-{INSTALL}-seq2.txt"' in html
+    message = html[html.index('<textarea id="buyer-message"'):]
+    assert key.product_key in message and "replaces the one issued earlier" in message
+    summary = html[html.index('id="issued-summary"'):]
+    summary = summary[:summary.index("</div>")]
+    assert f"Renewed until {day(key.expires_at)}." in summary and "Seq 2 for install ID" in summary
+    assert 'aria-label="Before and after"' in html
+
+    # Without JavaScript: the key's own page, which has the same delivery.
+    sim(app).renew(READY, days=30)
+    client.post("/vendor/attention/check")
+    response = client.post(f"/vendor/attention/{binding_id}/issue")
+    assert response.status_code == 303 and "/vendor/keys/" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Issued key seq 3 for " + INSTALL + ": Renewed until" in page and 'id="buyer-message"' in page
+
+
+def test_attention_before_any_read_says_so(app, client, auth, bound):
+    """Nothing read yet is not "every environment holds its key": the page says what to press."""
+    auth.login("issuer")
+    html = client.get("/vendor/attention").get_data(as_text=True)
+    assert "Last read: never." in html
+    assert "None: every environment holds the key" not in html
+    assert "have not been read from the marketplace yet" in html and "Re-read all codes now" in html
+    assert "None known: the codes have not been read yet." in html
+
+    html = client.post("/vendor/attention/check", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Last read: never." not in html and "have not been read" not in html
+    assert 'Last read: <time datetime="' in html and "by issuer@example.com." in html
+    assert "None: every environment holds the key for its code's current terms." in html
+
+
+def test_each_change_is_announced_as_what_it_is(app, client, auth, bound):
+    """A specification change with the same expiry is "Updated to N AKU", never "Renewed"; a
+    renewal says until when; both say both: on the badge, the issued key, the key's timeline."""
+    auth.login("issuer")
+    for code, action in ((READY, "renew"), (READY40, "spec:aku-20"), (SOON, "renew"), (SOON, "spec:aku-20")):
+        assert client.post("/vendor/demo-codes/action", data={"code": code, "action": action}).status_code == 303
+    html = client.post("/vendor/attention/check", headers={"HX-Request": "true"}).get_data(as_text=True)
+    expiry = {code: day(datetime.fromisoformat(sim(app).get_code(code)["expires_at"].replace("Z", "+00:00")))
+              for code in (READY, READY40, SOON)}
+
+    renewed = row(html, binding_of(app, INSTALL))
+    assert f"Renewed until {expiry[READY]}</span>" in renewed and "20 <span class=\"muted small\">(same)</span>" in renewed
+    changed = row(html, binding_of(app, OTHER_INSTALL))
+    assert "Updated to 20 AKU (specification change)</span>" in changed and "Renewed" not in changed
+    assert f"{expiry[READY40]} <span class=\"muted small\">(same)</span>" in changed and "40 → <strong>20</strong>" in changed
+    both = row(html, binding_of(app, FOURTH))
+    assert f"Renewed until {expiry[SOON]} and updated to 20 AKU</span>" in both
+
+    response = client.post(f"/vendor/attention/{binding_of(app, OTHER_INSTALL)}/issue", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    summary = html[html.index('id="issued-summary"'):]
+    summary = summary[:summary.index("</div>")]
+    assert "Updated to 20 AKU (specification change)." in summary and "Renewed" not in summary
+    with app.app_context():
+        key = db.session.scalar(db.select(IssuedKey).where(IssuedKey.install_id == OTHER_INSTALL, IssuedKey.seq == 2))
+    timeline = client.get(f"/vendor/keys/{key.id}").get_data(as_text=True)
+    assert "Updated to 20 AKU (specification change)" in timeline and "spec change" not in timeline
+
+    response = client.post(f"/vendor/attention/{binding_of(app, FOURTH)}/issue", headers={"HX-Request": "true"})
+    assert f"Renewed until {expiry[SOON]} and updated to 20 AKU." in response.get_data(as_text=True)
+
+
+def test_a_refused_issue_has_a_headline_that_does_not_repeat_its_message(app, client, auth, bound):
+    sim(app).renew(READY, days=30)
+    auth.login("issuer")
+    client.post("/vendor/attention/check")
+    sim(app).discard(READY)  # refunded between the read and the click
+    binding_id = binding_of(app, INSTALL)
+    response = client.post(f"/vendor/attention/{binding_id}/issue", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="issued"' not in html
+    box = html[html.index('id="attention-error"'):]
+    box = box[:box.index("</div>")]
+    headline = box[box.index("<strong>") + 8:box.index("</strong>")]
+    assert headline == f"No new key was issued for <code>{INSTALL}</code>."
+    assert "discarded by the marketplace" in box and "discarded" not in headline
+    assert box.count("No new key") == 1
+
+    response = client.post(f"/vendor/attention/{binding_id}/issue")  # without JavaScript
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"No new key was issued for {INSTALL}. This authorization code was discarded" in page
 
 
 def test_attention_ignores_codes_whose_environment_moved_on(app, bound):
@@ -239,6 +359,20 @@ def test_attention_ignores_codes_whose_environment_moved_on(app, bound):
         found = kinds(reconciling.attention(include_ok=True))
         assert found[OTHER_INSTALL] == "ok"  # its READY40 key was superseded: not "expired" news
         assert INSTALL not in found  # READY is bound elsewhere now
+
+
+def test_change_summary():
+    from webapp.vendor.explain import change_summary
+
+    until = datetime(2027, 1, 30, 2, 43, tzinfo=timezone.utc)
+    assert change_summary("renewal", 20, until) == "Renewed until 2027-01-30"
+    assert change_summary("spec_change", 40, until) == "Updated to 40 AKU (specification change)"
+    assert change_summary("renewal_and_spec_change", 40, until) == "Renewed until 2027-01-30 and updated to 40 AKU"
+    assert change_summary("change", 20, until) == "Terms changed: 20 AKU until 2027-01-30"
+    assert change_summary("new", 20, until) == "New license"
+    assert change_summary("offline", 20, until) is None
+    for kind, change in reconciling.KIND_CHANGES.items():
+        assert kind in reconciling.NEEDS_KEY and change in ("renewal", "spec_change", "renewal_and_spec_change", "change")
 
 
 def test_kind_of():

@@ -22,6 +22,10 @@ So in demo mode the codes live in a JSON file in the instance folder, `demo-mark
 `SECRET_KEY`) and none otherwise (each process keeps its own simulator, as the tests do). Codes
 are never removed from a running simulator: to start again from the seed, stop the app and
 delete the file.
+
+The Demo codes page plays the marketplace through `play` (renew, change specification, refund),
+which also rewrites the code's note ("What it shows") for its new state and answers a sentence
+saying what it did; `listing` gives the codes with their times as datetimes, for the pages.
 """
 from __future__ import annotations
 
@@ -31,10 +35,14 @@ import os
 import tempfile
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from marketplace_adapter.simulator import Simulator, load_codes_file
+from marketplace_adapter.simulator import OTHER_SELLER, Simulator, load_codes_file
+
+from ..timefmt import day_for_people
 
 try:  # POSIX; elsewhere the file is shared without a lock between processes
     import fcntl
@@ -181,3 +189,97 @@ class SharedSimulator:
             Path(handle.name).unlink(missing_ok=True)
             raise
         self._seen = self._stamp()
+
+
+# ------------------------------------------------------------------ the Demo codes page
+
+#: Days a "Renew" adds, as a renewal order of the demo.
+RENEW_DAYS = 30
+
+
+class UnknownAction(ValueError):
+    """Not one of the page's actions: `renew`, `spec:<specification>`, `discard`."""
+
+
+@dataclass(frozen=True)
+class Played:
+    """What an action on a demo code did, for the page's status message."""
+
+    code: str
+    message: str
+    ok: bool = True
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def listing(sim) -> list[dict[str, Any]]:
+    """The simulator's codes as the page shows them: times as datetimes (for the `when`/`day`
+    filters), everything else as the simulator holds it."""
+    return [{**code, **{name: _time(code.get(name)) for name in ("created_at", "activated_at", "expires_at")}}
+            for code in sim.list_codes()]
+
+
+def describe(code: Mapping[str, Any], *, specs: Mapping[str, Any], product_code: str,
+             now: datetime) -> str:
+    """What a code shows now, in the words of the demo codes' notes."""
+    status = code.get("status")
+    spec = specs.get(code.get("specification") or code.get("sku_id") or "")
+    expires = _time(code.get("expires_at"))
+    until = day_for_people(expires)
+    if status == "DISCARD":
+        return "Discarded: the order was refunded, so it can no longer be redeemed"
+    if status == "INVALID":
+        return "The marketplace calls it invalid (License.Invalid)"
+    if status == "EXPIRED" or (expires is not None and expires <= now):
+        return f"Expired on {until}"
+    if code.get("seller") == OTHER_SELLER:
+        return f"Another seller's product (Auth.Match), until {until}"
+    if code.get("product_code") != product_code:
+        return f"Ours, but for another product code, until {until}"
+    if spec is None:
+        return (f"Specification {code.get('specification') or code.get('sku_id')} has no AKU here, "
+                f"until {until}")
+    where = " (AliUid only in the aliUid attribute)" if code.get("uid_in") == "attribute" else ""
+    if status == "ACTIVATED":
+        return f"Activated, {spec.aku} AKU until {until}{where}"
+    return f"Not activated yet, {spec.aku} AKU until {until}: redeem it{where}"
+
+
+def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code: str) -> str:
+    """Play one marketplace event on a demo code and say what it did.
+
+    `action`: `renew` (a renewal order of `RENEW_DAYS` days), `spec:<specification>` (an upgrade
+    or downgrade order), `discard` (a refund). The code's note is rewritten for its new state
+    (`describe`, after what was played), in the same step, so every process sees both. Raises
+    `UnknownAction`, `KeyError` (no such code) or `ValueError` (the simulator refused).
+    """
+    if action == "renew":
+        event, done = (lambda s: s.renew(code, days=RENEW_DAYS)), f"Renewed by {RENEW_DAYS} days"
+    elif action.startswith("spec:") and action[5:]:
+        specification = action[5:]
+        event = lambda s: s.change_specification(code, specification)  # noqa: E731
+        done = f"Specification changed to {specification}"
+    elif action == "discard":
+        event, done = (lambda s: s.discard(code)), "Refunded"
+    else:
+        raise UnknownAction(action)
+
+    def run(simulator: Simulator) -> dict[str, Any]:
+        record = event(simulator)
+        state = describe(record, specs=specs, product_code=product_code, now=simulator.now())
+        note = state if action == "discard" else f"{done}. {state}"
+        return simulator.add_code({**record, "note": note})
+
+    record = sim.control(run) if isinstance(sim, SharedSimulator) else run(sim)
+    if action == "renew":
+        return f"Renewed {code} until {day_for_people(_time(record['expires_at']))}."
+    if action == "discard":
+        return f"Refunded {code}: the marketplace now shows it discarded."
+    spec = specs.get(action[5:])
+    aku = f" ({spec.aku} AKU)" if spec is not None else " (no AKU configured for it here)"
+    return f"Specification of {code} changed to {action[5:]}{aku}."

@@ -1,4 +1,5 @@
-"""Explaining keys to support: the decoder (paste any key) and a key's timeline."""
+"""Explaining keys to support: the decoder (paste any key), a key's timeline, and what a new key
+changed (`change_summary`, `issued_change`), in the same words on every page."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from ..issuance import current_key
 from ..models.audit import AuditEvent
 from ..models.signing import IssuedKey, SigningKey
 from ..models.vendor import CodeBinding
+from ..timefmt import day_for_people, for_people
 
 
 @dataclass
@@ -77,12 +79,18 @@ def decode_key(text: str) -> Decoded:
     return result
 
 
+def _moment(stamp) -> datetime | None:
+    """An audit record's `YYYY-MM-DDThh:mm:ssZ` as a time (None when it is not one)."""
+    try:
+        return product_key.parse_time(stamp)
+    except ValueError:
+        return None
+
+
 def _readable(stamp) -> str:
     """An audit record's `YYYY-MM-DDThh:mm:ssZ` as the pages write times: `YYYY-MM-DD hh:mm UTC`."""
-    try:
-        return f"{product_key.parse_time(stamp):%Y-%m-%d %H:%M} UTC"
-    except ValueError:
-        return str(stamp)
+    moment = _moment(stamp)
+    return for_people(moment) if moment is not None else str(stamp)
 
 
 def _same_key(stored: str, pasted: str) -> bool:
@@ -90,6 +98,52 @@ def _same_key(stored: str, pasted: str) -> bool:
         return product_key.decode(stored) == product_key.decode(pasted)
     except product_key.ProductKeyError:
         return False
+
+
+# ------------------------------------------------------------------ what a new key changed
+
+
+def change_summary(change: str | None, aku: int | None, expires_at: datetime | None) -> str | None:
+    """What a key changed for its environment, as a sentence without its full stop, from
+    `rules.classify`'s kind and the new key's AKU and expiry: a renewal says until when, a
+    specification change says the new AKU, both say both. None for other kinds (offline keys)."""
+    until = day_for_people(expires_at)
+    return {
+        "new": "New license",
+        "unchanged": "Nothing changed",
+        "renewal": f"Renewed until {until}",
+        "spec_change": f"Updated to {aku} AKU (specification change)",
+        "renewal_and_spec_change": f"Renewed until {until} and updated to {aku} AKU",
+        "change": f"Terms changed: {aku} AKU until {until}",
+    }.get(change or "")
+
+
+@dataclass(frozen=True)
+class IssuedChange:
+    """A key just issued (an `issuing.Issued`) against the install ID's key before it, for people:
+    `before` and `after` are `{"aku", "expiresAt", "product"}` with the expiry as the pages write
+    times (`before` is None for the first key); `summary` is None for a stored key."""
+
+    summary: str | None
+    before: dict | None
+    after: dict
+
+
+def issued_change(issued) -> IssuedChange:
+    key = issued.key
+    previous = issued.previous
+    before = None
+    if previous:
+        before = {"aku": previous.get("aku"), "expiresAt": _readable(previous.get("expiresAt")),
+                  "product": previous.get("product")}
+    return IssuedChange(
+        summary=change_summary(issued.change, key.aku, key.expires_at) if issued.created else None,
+        before=before,
+        after={"aku": key.aku, "expiresAt": for_people(key.expires_at), "product": key.product},
+    )
+
+
+# ------------------------------------------------------------------ a key's timeline
 
 
 @dataclass
@@ -142,10 +196,10 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
         if event.action == "key_issued":
             if event.subject != f"key:{key.id}":
                 continue
-            change = after.get("change")
             text = f"seq {after.get('seq')}, {after.get('aku')} AKU until {_readable(after.get('expiresAt'))}"
-            if change:
-                text += f" ({change.replace('_', ' ')})"
+            summary = change_summary(after.get("change"), after.get("aku"), _moment(after.get("expiresAt")))
+            if summary:
+                text += f". {summary}"
             level = "ok"
         elif event.action == "code_transferred":
             text = f"from {(event.before or {}).get('installId')} to {after.get('installId')}"
@@ -171,7 +225,7 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
         if newer is not None:
             result.entries.append(TimelineEntry(
                 at=newer.issued_at, title="Superseded", actor=newer.issued_by, level="muted",
-                text=f"by seq {newer.seq} ({newer.aku} AKU until {newer.expires_at:%Y-%m-%d})", link_key=newer.id))
+                text=f"by seq {newer.seq} ({newer.aku} AKU until {day_for_people(newer.expires_at)})", link_key=newer.id))
     result.entries.append(TimelineEntry(
         at=key.expires_at, title="Expires" if key.expires_at > now else "Expired",
         level="muted" if key.expires_at > now else "danger", future=key.expires_at > now))

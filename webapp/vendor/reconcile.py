@@ -24,7 +24,8 @@ from .. import audit, product_key
 from ..extensions import db
 from ..models.signing import IssuedKey
 from ..models.vendor import CodeBinding
-from .issuing import decrypt_code, issue_from_code, utcnow
+from .explain import change_summary
+from .issuing import Issued, decrypt_code, issue_from_code, utcnow
 from .marketplace import market
 from .rules import IssueError
 from .specs import find_spec
@@ -46,6 +47,9 @@ KIND_LABELS = {
     "unknown_specification": "Specification without AKU",
     "error": "Could not be read",
 }
+#: The change (`rules.classify`'s words) a new key would make for each kind that needs one.
+KIND_CHANGES = {"renewed": "renewal", "spec_changed": "spec_change",
+                "renewed_and_spec_changed": "renewal_and_spec_change", "changed": "change"}
 
 
 @dataclass
@@ -63,6 +67,14 @@ class Finding:
     @property
     def needs_key(self) -> bool:
         return self.kind in NEEDS_KEY
+
+    @property
+    def summary(self) -> str:
+        """What changed at the marketplace, as a new key would announce it ("Renewed until
+        2027-12-01", "Updated to 40 AKU (specification change)"); the label for other kinds."""
+        if self.kind not in KIND_CHANGES:
+            return self.label
+        return change_summary(KIND_CHANGES[self.kind], self.binding.market_aku, self.binding.market_expires_at)
 
     def to_json(self) -> dict:
         b, k = self.binding, self.key
@@ -261,7 +273,13 @@ def _sleep(seconds: float) -> None:  # tests replace it
     time.sleep(seconds)
 
 
-def issue_for_binding(binding_id: int, *, actor: str) -> IssuedKey:
+def install_id_of(binding_id: int) -> str | None:
+    """The install ID a bound code belongs to (None: no such binding), for naming it in messages."""
+    binding = db.session.get(CodeBinding, binding_id)
+    return binding.install_id if binding is not None else None
+
+
+def issue_for_binding(binding_id: int, *, actor: str) -> Issued:
     """The one-click "issue the new key" of the Needs attention page."""
     binding = db.session.get(CodeBinding, binding_id)
     if binding is None or binding.state != "bound":

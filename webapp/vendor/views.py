@@ -19,12 +19,13 @@ from ..extensions import db
 from ..htmx import render, trigger, wants_fragment
 from ..models.audit import AuditEvent
 from ..models.signing import IssuedKey
-from . import explain, reconcile as reconciling, search
+from . import demo_market, explain, reconcile as reconciling, search
 from .issuing import issue_from_code, issue_offline, verify_code
 from .marketplace import market
 from .rules import CHANGE_LABELS, IssueError, code_fields, field_errors, iso, normalize_install_id
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+bp.add_app_template_global(explain.issued_change, "vendor_issued_change")
 
 
 def _actor() -> str:
@@ -243,17 +244,22 @@ def attention_check():
 @bp.post("/attention/<int:binding_id>/issue")
 @roles_required("issuer")
 def attention_issue(binding_id: int):
+    """One click: the new key, shown in place with its delivery (htmx), or on its page."""
     try:
         issued = reconciling.issue_for_binding(binding_id, actor=_actor())
     except IssueError as exc:
+        install_id = reconciling.install_id_of(binding_id)
         if not wants_fragment():
-            flash(exc.message, "error")
+            flash(f"No new key was issued{f' for {install_id}' if install_id else ''}. {exc.message}", "error")
             return redirect(url_for("vendor.attention"), code=303)
-        return _attention(422, error=exc)
+        return _attention(422, error=exc, failed_install_id=install_id)
     if not wants_fragment():
-        flash(f"Issued key seq {issued.key.seq} for {issued.key.install_id}.", "success")
+        summary = explain.issued_change(issued).summary
+        flash(f"Issued key seq {issued.key.seq} for {issued.key.install_id}"
+              + (f": {summary}." if summary else "."), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
-    return trigger(_attention(issued=issued), "key-issued")
+    response = _attention(issued=issued)
+    return trigger(response, "key-issued") if issued.created else response
 
 
 # ------------------------------------------------------------------ offline keys (admin)
@@ -318,12 +324,15 @@ def _simulator():
     return sim
 
 
+def _demo_codes(status: int = 200, **context):
+    return render("vendor/demo_codes.html", "vendor/_demo_codes.html", status,
+                  codes=demo_market.listing(_simulator()), specs=market().specs, **context)
+
+
 @bp.get("/demo-codes")
 @roles_required("issuer")
 def demo_codes():
-    sim = _simulator()
-    return render("vendor/demo_codes.html", "vendor/_demo_codes.html", codes=sim.list_codes(),
-                  specs=market().specs, now=datetime.now(timezone.utc))
+    return _demo_codes()
 
 
 @bp.post("/demo-codes/action")
@@ -334,22 +343,18 @@ def demo_code_action():
     code = request.form.get("code", "")
     action = request.form.get("action", "")
     try:
-        if action == "renew":
-            sim.renew(code, days=30)
-        elif action.startswith("spec:"):
-            sim.change_specification(code, action[5:])
-        elif action == "discard":
-            sim.discard(code)
-        else:
-            abort(400)
+        message = demo_market.play(sim, code, action, specs=market().specs, product_code=market().product_code)
+    except demo_market.UnknownAction:
+        abort(400)
     except KeyError:
-        flash(f"The simulator has no code {mask(code)}.", "error")
+        played = demo_market.Played(code, f"The simulator has no code {mask(code)}.", ok=False)
     except ValueError as exc:
-        flash(f"The simulator refused: {exc}", "error")
+        played = demo_market.Played(code, f"The simulator refused: {exc}.", ok=False)
     else:
+        played = demo_market.Played(code, message)
         audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": mask(code)},
                      commit=True)
     if not wants_fragment():
+        flash(played.message, "success" if played.ok else "error")
         return redirect(url_for("vendor.demo_codes"), code=303)
-    return render("vendor/demo_codes.html", "vendor/_demo_codes.html", codes=sim.list_codes(),
-                  specs=market().specs, now=datetime.now(timezone.utc))
+    return _demo_codes(200 if played.ok else 422, played=played)
