@@ -1,7 +1,7 @@
 """The home route and the fragments every page shares (header badge, banners)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, url_for
 from flask_login import current_user
 
 bp = Blueprint("core", __name__)
@@ -21,7 +21,10 @@ def index():
 
 @bp.route("/_license/banners")
 def banners():
-    return render_template("core/_banners.html")
+    """The banners again (htmx, on `license-changed`), for the page named by `HX-Current-URL`."""
+    response = make_response(render_template("core/_banners.html"))
+    response.vary.add("HX-Current-URL")
+    return response
 
 
 @bp.route("/_license/badge")
@@ -36,3 +39,4 @@ def healthz():
 
 def init_app(app, state) -> None:
     app.register_blueprint(bp)
+    state.shared_fragments.update({"core.banners", "core.badge"})

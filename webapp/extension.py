@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from flask import Blueprint, Flask, g
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, g, has_request_context, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -50,8 +53,16 @@ class PlatformState:
     login_check: Callable[[], bool] | None = None
     current_actor: Callable[[], str] | None = None
     nav: list[NavItem] = field(default_factory=list)
-    # Callables returning a list of `Banner`s for the current request (rendered on every page).
-    banner_providers: list[Callable[[], list]] = field(default_factory=list)
+    # Where the banners come from: `(side, callable)` pairs (`add_banner_provider`), each callable
+    # returning a list of `Banner`s for the current request.
+    banner_providers: list[tuple[str | None, Callable[[], list]]] = field(default_factory=list)
+    # The side ("vendor", "environment") whose pages each blueprint serves. A side's banners show
+    # on every page but the other side's; blueprints not named here (the core's, the accounts', a
+    # host console's own) show every side's.
+    page_sides: dict[str, str] = field(default_factory=dict)
+    # Endpoints of the fragments every page shares and htmx fetches again (the banners, the
+    # badge): they answer for the page that asked for them.
+    shared_fragments: set[str] = field(default_factory=set)
     # A callable returning a `Badge` for the header, or None.
     badge_provider: Callable[[], object] | None = None
     # Where `/` sends each role (the sides fill it in: operator -> Settings, issuer -> issuing).
@@ -69,6 +80,44 @@ class PlatformState:
 
     def add_nav(self, endpoint: str, label: str, *roles: str) -> None:
         self.nav.append(NavItem(endpoint, label, roles))
+
+    def add_banner_provider(self, provider: Callable[[], list], *, side: str | None = None) -> None:
+        """Banners of `side` show on every page but those of the other side (`page_sides`);
+        `side=None`: on every page."""
+        self.banner_providers.append((side, provider))
+
+    def page_side(self) -> str | None:
+        """Which side's page the current request shows (None: a page of neither, or no request).
+
+        A shared fragment fetched again by htmx answers for the page it sits on, which htmx
+        names in the `HX-Current-URL` header; without htmx the fragment is part of the page.
+        """
+        if not has_request_context():
+            return None
+        if request.endpoint not in self.shared_fragments:
+            return self.page_sides.get(request.blueprint or "")
+        url = request.headers.get("HX-Current-URL")
+        if not url:
+            return None
+        path = urlsplit(url).path
+        root = request.script_root
+        if root and (path == root or path.startswith(root + "/")):
+            path = path[len(root):] or "/"
+        try:
+            endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(path, method="GET")
+        except HTTPException:  # not a page of this app (a host's, or gone), or a redirect
+            return None
+        return self.page_sides.get(endpoint.rpartition(".")[0])
+
+    def banners(self) -> list:
+        """The banners of the current page, from every provider whose side it may show."""
+        page = self.page_side()
+        found: list = []
+        for side, provider in self.banner_providers:
+            if side is None or page is None or side == page:
+                found.extend(provider() or [])
+        return found
+
 
     def host_lets_in(self) -> bool:
         """Whether the host console's `login_check` admits the current visitor.
@@ -286,10 +335,7 @@ def _template_context(app: Flask, state: PlatformState) -> None:
             return []
 
         def banners():
-            found = []
-            for provider in state.banner_providers:
-                found.extend(provider() or [])
-            return found
+            return state.banners()
 
         def badge():
             return state.badge_provider() if state.badge_provider else None

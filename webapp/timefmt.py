@@ -2,38 +2,51 @@
 
 One format for both sides (the environment and the vendor may not import each other, so it lives
 here). ISO 8601 (`product_key.format_time`) stays the format of the JSON API and the CSV export.
+The filters take a datetime, or a time as the JSON of keys and audit records holds it
+(``2026-12-01T02:43:00Z``); other text is shown as it is.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .product_key import format_time
+from .product_key import format_time, parse_time
 
 
-def _utc(moment: datetime) -> datetime:
+def _utc(moment: datetime | str) -> datetime | str:
+    if isinstance(moment, str):
+        try:
+            return parse_time(moment)
+        except ValueError:
+            return moment
     # SQLite hands back naive datetimes; every stored time is UTC.
     if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
 
 
-def for_people(moment: datetime | None) -> str:
+def for_people(moment: datetime | str | None) -> str:
     """``2026-12-01 02:43 UTC``; ``—`` for no time."""
-    if moment is None:
+    if moment is None or moment == "":
         return "—"
-    return _utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+    moment = _utc(moment)
+    return moment if isinstance(moment, str) else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def day_for_people(moment: datetime | None) -> str:
+def day_for_people(moment: datetime | str | None) -> str:
     """``2026-12-01`` (UTC), for sentences that name only the day."""
-    if moment is None:
+    if moment is None or moment == "":
         return "—"
-    return _utc(moment).strftime("%Y-%m-%d")
+    moment = _utc(moment)
+    return moment if isinstance(moment, str) else moment.strftime("%Y-%m-%d")
 
 
-def for_machines(moment: datetime | None) -> str:
-    """ISO 8601 in UTC (``2026-12-01T02:43:00Z``), for ``<time datetime>``; empty for no time."""
-    return "" if moment is None else format_time(_utc(moment))
+def for_machines(moment: datetime | str | None) -> str:
+    """ISO 8601 in UTC (``2026-12-01T02:43:00Z``), for ``<time datetime>``; empty for no time (or
+    text that is not a time)."""
+    if moment is None:
+        return ""
+    moment = _utc(moment)
+    return "" if isinstance(moment, str) else format_time(moment)
 
 
 def init_app(app) -> None:

@@ -125,7 +125,7 @@ def test_keys_active_search_and_timeline(page, live_server):
     page.get_by_label("Search").press_sequentially("7K3Q")  # typed: keyup, 200 ms after the last key
     page.wait_for_url(re.compile(r"q=7K3Q"))
     results = page.locator("#key-results")
-    assert INSTALL in results.inner_text()
+    expect(results.locator(f'[data-copy="{INSTALL}"]')).to_have_count(1)  # shown short, copied whole
     page.get_by_label("Search").fill("nothing-like-it")
     page.wait_for_url(re.compile(r"q=nothing-like-it"))
     page.get_by_text("No keys match").wait_for()
@@ -138,7 +138,7 @@ def test_keys_active_search_and_timeline(page, live_server):
 
     page.get_by_label("Search").fill(READY)  # a whole code: found, and not kept in the history
     page.wait_for_url(re.compile(r"q=\*\*\*\*7K3Q"))
-    assert INSTALL in page.locator("#key-results").inner_text()
+    expect(page.locator(f'#key-results [data-copy="{INSTALL}"]')).to_have_count(1)
 
 
 def test_keys_search_and_timeline_without_javascript(browser, live_server):
@@ -222,3 +222,150 @@ def test_needs_attention_shows_the_new_key_in_place(page, live_server):
     with page.expect_download() as download:
         page.get_by_role("button", name="Download").click()
     assert download.value.suggested_filename == f"product-key-{INSTALL}-seq2.txt"
+
+
+# ------------------------------------------------------------------ issue 8: the pages read at a glance
+
+
+def record_events(live_server, n: int = 320) -> None:
+    """`n` audit events of one environment, as growing instances writes them."""
+    from webapp import audit
+    from webapp.extensions import db
+
+    with live_server.app.app_context():
+        for i in range(n):
+            audit.record("instance_grown", actor="operator@example.com", subject=f"instance:{i}", install_id=INSTALL,
+                         before={"name": f"kafka-{i}", "aku": 4}, after={"name": f"kafka-{i}", "aku": 6})
+        db.session.commit()
+
+
+def event_rows(page):
+    return page.locator("table.audit > tbody > tr")
+
+
+def test_audit_log_pages_through_hundreds_of_events_with_htmx(page, live_server):
+    record_events(live_server)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    login(page, live_server, role="issuer")
+    page.goto(live_server.url + "/vendor/audit")
+    rows = event_rows(page)
+    expect(rows).to_have_count(50)  # one page, however long the log
+    newest = rows.first.get_attribute("id")
+    changed = rows.filter(has_text="instance_grown").first.locator("table.changes tr.changed")
+    expect(changed).to_have_count(1)
+    expect(changed).to_contain_text("AKU")
+
+    page.get_by_role("link", name="Older events").click()  # htmx swaps the results, the URL follows
+    expect(page).to_have_url(re.compile(r"/vendor/audit\?before=\d+$"))
+    expect(rows.first).not_to_have_attribute("id", newest)
+    expect(rows).to_have_count(50)
+    assert page.get_by_role("heading", name="Audit log").count() == 1  # swapped in place, not a new page
+    second = rows.first.get_attribute("id")
+    page.get_by_role("link", name="Older events").click()
+    expect(rows.first).not_to_have_attribute("id", second)
+    page.get_by_role("link", name="Newer events").click()
+    expect(rows.first).to_have_attribute("id", second)
+    page.get_by_role("link", name="Newest events").click()
+    expect(rows.first).to_have_attribute("id", newest)
+    expect(page.get_by_role("link", name="Newer events")).to_have_count(0)
+
+    short = INSTALL[:8] + "…" + INSTALL[-4:]
+    cell = rows.filter(has_text="instance_grown").first.locator("td[data-label='Install ID']")
+    expect(cell.locator("code")).to_have_text(short)
+    copy = cell.get_by_role("button", name=f"Copy install ID {short}")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == INSTALL  # the whole install ID
+
+
+def test_audit_log_pages_without_javascript(browser, live_server):
+    record_events(live_server, 120)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, live_server, role="issuer")
+        page.goto(live_server.url + "/vendor/audit?action=instance_grown")
+        rows = event_rows(page)
+        expect(rows).to_have_count(50)
+        first = rows.first.get_attribute("id")
+        page.get_by_role("link", name="Older events").click()
+        expect(page).to_have_url(re.compile(r"action=instance_grown.*before=\d+|before=\d+.*action=instance_grown"))
+        expect(rows).to_have_count(50)
+        page.get_by_role("link", name="Older events").click()
+        expect(rows).to_have_count(20)
+        expect(page.get_by_role("link", name="Older events")).to_have_count(0)
+        page.get_by_role("link", name="Newest events").click()
+        expect(rows.first).to_have_attribute("id", first)
+    finally:
+        context.close()
+
+
+def test_audit_log_fits_a_phone(page, live_server):
+    record_events(live_server, 5)
+    redeem(page, live_server)  # a key_issued event: the widest before and after
+    page.locator("#redeemed").wait_for()
+    page.set_viewport_size({"width": 390, "height": 800})
+    login(page, live_server, role="issuer")
+    page.goto(live_server.url + "/vendor/audit")
+    expect(event_rows(page).first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
+    assert page.locator("#audit-results").evaluate("e => e.scrollWidth <= e.clientWidth")
+    expect(page.locator("table.audit > thead")).not_to_be_in_viewport()
+
+
+def test_the_trial_banner_stays_on_the_environments_pages(page, live_server):
+    login(page, live_server, role="admin")  # admins see both sides
+    banner = page.locator("#banners .banner")
+    for path in ("/vendor/keys", "/redeem"):
+        page.goto(live_server.url + path)
+        expect(page.locator("#banners")).to_be_attached()
+        expect(banner).to_have_count(0)
+        with page.expect_response(lambda r: "/_license/banners" in r.url) as answer:
+            page.evaluate("htmx.trigger(document.body, 'license-changed')")  # what an activation sends
+        assert answer.value.ok and "Free trial" not in answer.value.text()
+        expect(banner).to_have_count(0)
+    page.goto(live_server.url + "/settings")
+    expect(banner).to_contain_text("Free trial")
+    with page.expect_response(lambda r: "/_license/banners" in r.url) as answer:
+        page.evaluate("htmx.trigger(document.body, 'license-changed')")
+    assert "Free trial" in answer.value.text()
+    expect(banner).to_contain_text("Free trial")
+
+
+def test_keys_table_buttons_keep_their_padding(page, live_server):
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.extensions import db
+    from webapp.issuance import issue_key
+
+    with live_server.app.app_context():
+        for i in range(4):
+            issue_key(install_id=f"{i:x}" * 32, aku=20, expires_at=datetime.now(timezone.utc) + timedelta(days=30),
+                      type="subscription", channel="alibaba-marketplace", reference=f"****{i}K3Q", product="P",
+                      issued_by="t")
+        db.session.commit()
+    login(page, live_server, role="issuer")
+    page.goto(live_server.url + "/vendor/keys")
+    card = page.locator("#key-results")
+    buttons = card.get_by_role("link", name="Timeline")
+    expect(buttons).to_have_count(4)
+    box = card.bounding_box()
+    inner_right = box["x"] + box["width"] - float(card.evaluate("e => getComputedStyle(e).paddingRight")[:-2])
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth")  # the table fits its card
+    for i in range(4):
+        button = buttons.nth(i)
+        assert button.evaluate("e => getComputedStyle(e).paddingLeft") != "0px"
+        b = button.bounding_box()
+        assert b["x"] + b["width"] <= inner_right + 0.5  # inside the card's padding, not on its border
+        link = card.get_by_role("link", name="Details").nth(i).bounding_box()
+        assert abs(link["y"] + link["height"] / 2 - (b["y"] + b["height"] / 2)) < 4  # on one line with Details
+
+
+def test_redeem_is_laid_out_like_the_issue_page(page, live_server):
+    page.goto(live_server.url + "/redeem")
+    redeem_card = page.locator("#redeem-panel > section.card").first.bounding_box()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Redeem authorization code")
+    login(page, live_server, role="issuer")
+    page.goto(live_server.url + "/vendor/issue")
+    issue_card = page.locator("#issue-panel > section.card").first.bounding_box()
+    assert (redeem_card["x"], redeem_card["width"]) == (issue_card["x"], issue_card["width"])

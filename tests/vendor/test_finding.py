@@ -115,10 +115,10 @@ def test_keys_page_active_search(app, client, auth, issued):
                         ("1234567890120003", [OTHER_INSTALL]), ("CONTRACT-77", ["a" * 32])):
         html = client.get("/vendor/keys", query_string={"q": q}, headers={"HX-Request": "true"}).get_data(as_text=True)
         assert html.startswith('\n<section class="card" id="key-results"') or 'id="key-results"' in html[:200]
-        found = {i for i in (INSTALL, OTHER_INSTALL, "a" * 32) if f"<code>{i}</code>" in html}
+        found = {i for i in (INSTALL, OTHER_INSTALL, "a" * 32) if f'data-copy="{i}"' in html}
         assert found == set(expected), q
     html = client.get("/vendor/keys", query_string={"status": "renewed"}).get_data(as_text=True)
-    assert "Renewed, no new key" in html and f"<code>{OTHER_INSTALL}</code>" in html
+    assert "Renewed, no new key" in html and f'data-copy="{OTHER_INSTALL}"' in html
 
 
 def test_key_page_shows_the_timeline(app, client, auth, issued):
@@ -166,7 +166,7 @@ def test_decoder_explains_any_key(app, client, auth, issued):
     assert "Signature does not hold" in html and "9999" in html and "do not trust them" in html
 
     html = client.post("/vendor/decode", data={"product_key": "hello"}).get_data(as_text=True)
-    assert "Not a product key" in html
+    assert 'data-error-code="malformed_key"' in html and "This is not a product key" in html
 
 
 def test_audit_log_filters_and_csv(app, client, auth, issued):
@@ -174,7 +174,7 @@ def test_audit_log_filters_and_csv(app, client, auth, issued):
     html = client.get("/vendor/audit", query_string={"action": "key_issued"}).get_data(as_text=True)
     assert html.count("<code>key_issued</code>") == 3
     html = client.get("/vendor/audit", query_string={"install_id": OTHER_INSTALL}, headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "code_bound" in html and f"<code>{INSTALL}</code>" not in html
+    assert "code_bound" in html and f'data-copy="{INSTALL}"' not in html
     response = client.get("/vendor/audit.csv", query_string={"action": "key_issued"})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -202,7 +202,7 @@ def test_audit_csv_cells_cannot_be_formulas(app, client, auth):
 def test_audit_filters_combine_and_page(app, client, auth, issued):
     auth.login("issuer")
     html = client.get("/vendor/audit", query_string={"action": "key_issued", "install_id": INSTALL.upper()}).get_data(as_text=True)
-    assert html.count("<code>key_issued</code>") == 2 and f"<code>{OTHER_INSTALL}</code>" not in html
+    assert html.count("<code>key_issued</code>") == 2 and f'data-copy="{OTHER_INSTALL}"' not in html
     assert "No events match" in client.get("/vendor/audit", query_string={"since": "2999-01-01"}).get_data(as_text=True)
     with app.app_context():
         from webapp import audit
@@ -235,7 +235,7 @@ def test_an_expired_key_is_found_by_its_status(app, client, issuer_api, auth, is
     assert old not in {i["installId"] for i in items(client, issuer_api, status="active")["items"]}
     auth.login("issuer")
     html = client.get("/vendor/keys", query_string={"status": "expired"}).get_data(as_text=True)
-    assert f"<code>{old}</code>" in html and 'badge-danger">Expired' in html and f"<code>{INSTALL}</code>" not in html
+    assert f'data-copy="{old}"' in html and 'badge-danger">Expired' in html and f'data-copy="{INSTALL}"' not in html
 
 
 def test_keys_page_pages_with_and_without_htmx(app, client, auth):
@@ -265,7 +265,7 @@ def test_keys_page_pages_with_and_without_htmx(app, client, auth):
 def test_a_whole_code_searched_is_not_pushed_into_the_history(app, client, auth, issued):
     auth.login("issuer")
     response = client.get("/vendor/keys", query_string={"q": READY, "status": "active"}, headers={"HX-Request": "true"})
-    assert f"<code>{INSTALL}</code>" in response.get_data(as_text=True)
+    assert f'data-copy="{INSTALL}"' in response.get_data(as_text=True)
     assert response.headers["HX-Push-Url"] == "/vendor/keys?q=****7K3Q&status=active"
     other = client.get("/vendor/keys", query_string={"q": "7K3Q"}, headers={"HX-Request": "true"})
     assert "HX-Push-Url" not in other.headers  # anything else is pushed as typed

@@ -130,7 +130,7 @@ def test_bad_fields_are_said_next_to_the_field(app, client, auth, data, field):
 def test_a_refused_code_is_explained_and_cannot_be_issued(app, client, auth):
     auth.login("issuer")
     html = text(htmx(client, "/vendor/issue/verify", {"code": "DEMO-DISCARD-3H7Z", "install_id": INSTALL}))
-    assert "Cannot be issued" in html and "discarded" in html
+    assert 'id="refusal"' in html and 'data-error-code="code_discarded"' in html and "discarded" in html
     assert "Issue product key</button>" not in html
 
 

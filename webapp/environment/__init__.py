@@ -46,5 +46,6 @@ def init_app(app, state) -> None:
     state.add_nav("environment.instances", "Instances", "operator")
     state.homes["operator"] = "environment.settings"
     state.homes.setdefault("admin", "environment.settings")
-    state.banner_providers.append(notices.banners)
+    state.page_sides.update({views.bp.name: "environment"})
+    state.add_banner_provider(notices.banners, side="environment")
     state.badge_provider = notices.badge

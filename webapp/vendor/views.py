@@ -131,8 +131,6 @@ def decode():
 
 # ------------------------------------------------------------------ audit log
 
-AUDIT_PAGE = 50
-
 
 def _audit_query():
     args = request.args
@@ -160,15 +158,14 @@ def _audit_query():
 @bp.get("/audit")
 @roles_required("issuer")
 def audit_log():
+    """A page of events (`audit.PAGE_SIZE`), newest first; `before=`/`after=` page by event id."""
     stmt, filters = _audit_query()
     before = request.args.get("before", type=int)
-    if before:
-        stmt = stmt.where(AuditEvent.id < before)
-    events = db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)).all()
-    next_before = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    after = request.args.get("after", type=int)
+    page = audit.page_of_events(stmt, before=before, after=after)
     actions = db.session.scalars(db.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
-    return render("vendor/audit.html", "vendor/_audit_results.html", events=events[:AUDIT_PAGE],
-                  next_before=next_before, filters=filters, actions=actions)
+    return render("vendor/audit.html", "vendor/_audit_results.html", log=page, filters=filters, actions=actions,
+                  paged=before is not None or after is not None, changes=audit.changes, show_value=audit.show_value)
 
 
 def _csv_cell(value) -> str:
