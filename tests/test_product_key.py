@@ -302,7 +302,7 @@ def test_size_limit_is_exactly_16_kib():
     assert len(padded) == pk.MAX_KEY_CHARS
     assert pk.verify(padded, TRUSTED).license.aku == 40
     error = refused("malformed_key", padded + " ")
-    assert "16384" in error.message
+    assert "16,384" in error.message and error.details["reason"] == "16385 characters, over the limit of 16384"
 
 
 def test_size_limit_applies_before_decoding():
@@ -310,7 +310,7 @@ def test_size_limit_applies_before_decoding():
     error = refused("malformed_key", "!" * (pk.MAX_KEY_CHARS + 1))
     assert "characters long" in error.message
     error = refused("malformed_key", b"A" * 10_000_000)
-    assert "16384" in error.message
+    assert "16,384" in error.message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,13 +391,60 @@ def test_envelope_refusals_name_the_member():
     with pytest.raises(ProductKeyError) as info:
         pk.decode(ENVELOPE_REFUSALS["no-kid"])
     assert info.value.field == "signature.kid"
-    assert "kid" in info.value.message
+    assert "kid" in info.value.details["reason"]
     with pytest.raises(ProductKeyError) as info:
         pk.decode(ENVELOPE_REFUSALS["duplicate-license-member"])
-    assert '"aku" appears twice' in info.value.message
+    assert '"aku" appears twice' in info.value.details["reason"]
     with pytest.raises(ProductKeyError) as info:
         pk.decode(ENVELOPE_REFUSALS["float"])
-    assert "integers only" in info.value.message
+    assert "integers only" in info.value.details["reason"]
+
+
+# Words of the codec's internals that a person pasting a key should never have to read.
+JARGON = re.compile(r"base64|UTF-?8|JSON|U\+|surrogate|Unicode|\bkid\b|installId|license\.|signature\.|"
+                    r"member|integer|nest|object|bytes|ASCII", re.I)
+
+
+@pytest.mark.parametrize("name", sorted(ENVELOPE_REFUSALS))
+def test_step1_messages_are_plain_and_keep_the_reason_in_details(name):
+    with pytest.raises(ProductKeyError) as info:
+        pk.decode(ENVELOPE_REFUSALS[name])
+    error = info.value
+    assert not JARGON.search(error.message), error.message
+    assert error.details["reason"]  # the precise reason, for support and logs
+    assert error.headline and error.message.startswith(error.headline + " ")
+    if name in ("empty", "only-whitespace"):
+        assert error.headline == "The product key is empty."
+    elif ENVELOPE_REFUSALS[name].startswith(pk.KEY_PREFIX):  # starts like a key: cut short or changed
+        assert error.headline == "This product key is incomplete or damaged."
+        assert "copy the whole key again" in error.message
+    else:
+        assert error.headline == "This is not a product key."
+        assert f"starts with {pk.KEY_PREFIX}" in error.message and "copy the whole key" in error.message
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("hello, this is not a key", "not base64"),
+    ("DEMO-AKU20-READY-7K3Q", "length"),               # an authorization code, pasted by mistake
+    (GOLDEN_KEY[:300], "not JSON"),                     # cut short
+    (GOLDEN_KEY[:-40] + "A" * 40, "not JSON"),          # its end damaged
+    (b64('{"a": 1}'), "no installId"),                  # base64 JSON, but not a key
+    (b64(b"\xff\xfe\x00"), "not UTF-8"),
+    ("not a product key", "not UTF-8"),                 # base64 letters, by chance
+    ("\n  " + GOLDEN_KEY[:76] + "\n" + GOLDEN_KEY[76:300] + "\n", "not JSON"),  # out of an e-mail, cut short
+])
+def test_not_a_key_or_a_damaged_key_in_plain_words(text, reason):
+    error = refused("malformed_key", text)
+    assert reason in error.details["reason"]
+    assert not JARGON.search(error.message), error.message
+    if text.strip().startswith(pk.KEY_PREFIX):
+        assert error.message.startswith("This product key is incomplete or damaged. Part of it is missing")
+    else:
+        assert error.message.startswith(f"This is not a product key. A product key is a long text that starts with "
+                                         f"{pk.KEY_PREFIX}: copy the whole key")
+    # an authorization code gets a word of its own
+    assert ("An authorization code from the marketplace does not work here" in error.message) == (
+        text == "DEMO-AKU20-READY-7K3Q")
 
 
 def test_decode_reads_only_the_envelope():
@@ -415,7 +462,9 @@ def test_tampered_license_field_is_signature_invalid():
     body = json.loads(base64.b64decode(GOLDEN_KEY))
     body["license"]["aku"] = 400
     error = refused("signature_invalid", b64(json.dumps(body)))
-    assert "altered or not issued by the vendor" in error.message
+    assert error.headline == "This key was altered or not issued by the vendor."
+    assert error.message == error.headline + " Its signature does not match what it says. " + pk._PASTE_HINT
+    assert error.details["reason"] == "the signature does not verify"
 
 
 @pytest.mark.parametrize(
@@ -450,11 +499,12 @@ def test_signature_by_another_key_is_signature_invalid():
 
 def test_unknown_kid_is_signature_invalid_and_says_so():
     error = refused("signature_invalid", hand_made(kid="2031-05-z"))
-    assert "2031-05-z" in error.message
-    assert "unknown kid" in error.message
-    assert error.details["kid"] == "2031-05-z"
+    assert '"2031-05-z"' in error.message
+    assert error.headline == "This key is signed with a vendor key that this environment does not know."
+    assert error.details["kid"] == "2031-05-z" and error.details["unknownKid"] is True
+    assert error.details["reason"] == "unknown kid"
     # With no trusted keys at all, every key is of an unknown kid.
-    assert "unknown kid" in refused("signature_invalid", GOLDEN_KEY, trusted={}).message
+    assert refused("signature_invalid", GOLDEN_KEY, trusted={}).details["unknownKid"] is True
 
 
 def test_unknown_kid_message_shows_a_long_kid_cut_short():
@@ -476,7 +526,8 @@ def test_unknown_kid_message_shows_a_long_kid_cut_short():
 )
 def test_signature_of_wrong_shape_is_signature_invalid(value):
     error = refused("signature_invalid", hand_made(signature=value))
-    assert "64 bytes" in error.message
+    assert "64 bytes" in error.details["reason"]
+    assert error.message.startswith("This key was altered or not issued by the vendor. Its signature is damaged.")
 
 
 def test_signature_in_url_safe_alphabet_is_refused():
@@ -553,15 +604,30 @@ BAD_TERMS = [
 def test_bad_term_is_malformed_key_naming_the_field(member, value, field):
     error = refused("malformed_key", hand_made(terms(**{member: value})))
     assert error.field == field
-    assert field in error.message
-    assert "Ask the vendor for a new key" in error.message
+    assert field in error.details["reason"]  # the precise reason, for support
+    assert not JARGON.search(error.message), error.message
+    if (member, value) == ("format", 2):
+        assert error.message == ("This product key is of a newer format than this environment reads. "
+                                 "Update this environment, or ask the vendor for a key of format 1.")
+    else:
+        assert error.headline == "This product key cannot be used."
+        assert error.message.endswith(" is not valid: ask the vendor for a new key.")
 
 
 @pytest.mark.parametrize("member", list(terms()))
 def test_missing_term_is_malformed_key(member):
     error = refused("malformed_key", hand_made(terms(**{member: ...})))
     assert error.field == f"license.{member}"
-    assert f"license.{member} is missing" in error.message
+    assert error.details["reason"] == f"license.{member} is missing"
+    assert error.message.endswith(" is missing: ask the vendor for a new key.")
+    assert not JARGON.search(error.message), error.message
+
+
+def test_terms_are_named_in_words():
+    error = refused("malformed_key", hand_made(terms(seq=0)))
+    assert error.message == "This product key cannot be used. Its key sequence number is not valid: ask the vendor for a new key."
+    error = refused("malformed_key", hand_made(install_id="abc"))
+    assert error.message == "This product key cannot be used. Its install ID is not valid: ask the vendor for a new key."
 
 
 @pytest.mark.parametrize(
@@ -622,9 +688,12 @@ def test_same_id_is_already_active(golden):
 
 def test_wrong_install_id(golden):
     error = applicability_error("wrong_install_id", golden, install_id=OTHER_INSTALL_ID)
-    assert error.message.startswith(
-        f"This key is for environment {INSTALL_ID}, this environment is {OTHER_INSTALL_ID}."
+    assert error.message == (
+        f"This key is for another environment. It was issued for install ID {INSTALL_ID}, and this "
+        f"environment's install ID is {OTHER_INSTALL_ID} (shown on the Settings page): ask the vendor for a key "
+        "issued for it."
     )
+    assert error.headline == "This key is for another environment."
 
 
 def test_wrong_install_id_comes_before_the_clock(golden):
@@ -637,9 +706,10 @@ def test_issued_exactly_5_minutes_ahead_is_accepted(golden):
 
 def test_issued_more_than_5_minutes_ahead_is_clock_skew(golden):
     error = applicability_error("clock_skew", golden, now=ISSUED - timedelta(minutes=5, seconds=1))
-    assert "2026-11-28T10:00:00Z" in error.message
-    assert "2026-11-28T09:54:59Z" in error.message
-    assert "clock" in error.message
+    # people read the times as every page writes them; the exact ones are in the details
+    assert "issued at 2026-11-28 10:00 UTC and the clock says 2026-11-28 09:54 UTC" in error.message
+    assert error.details == {"issuedAt": "2026-11-28T10:00:00Z", "now": "2026-11-28T09:54:59Z"}
+    assert "clock (NTP)" in error.message
 
 
 def test_not_before_exactly_5_minutes_ahead_is_accepted():
@@ -650,7 +720,9 @@ def test_not_before_exactly_5_minutes_ahead_is_accepted():
 def test_not_before_more_than_5_minutes_ahead_is_not_yet_valid():
     key = signed(notBefore="2026-12-01T00:00:00Z")
     error = applicability_error("not_yet_valid", key, now=datetime(2026, 11, 30, 23, 54, 59, tzinfo=UTC))
-    assert "2026-12-01T00:00:00Z" in error.message
+    assert error.message == ("This key is not valid yet. It is valid from 2026-12-01 00:00 UTC, and this "
+                             "environment's clock says 2026-11-30 23:54 UTC: apply it again from 2026-12-01 00:00 UTC.")
+    assert error.details["notBefore"] == "2026-12-01T00:00:00Z"
 
 
 def test_clock_skew_is_checked_before_not_yet_valid():
@@ -665,7 +737,9 @@ def test_a_second_before_expiry_is_accepted(golden):
 
 def test_expiring_now_is_key_expired(golden):
     error = applicability_error("key_expired", golden, now=EXPIRES)
-    assert error.message == "This key expired on 2026-12-28T10:00:00Z: renew and ask for a new key."
+    assert error.message == ("This key has expired. It was valid until 2026-12-28 10:00 UTC: renew, then ask the "
+                             "vendor for a new key.")
+    assert error.headline == "This key has expired." and error.details == {"expiresAt": "2026-12-28T10:00:00Z"}
 
 
 def test_long_expired_is_key_expired_even_when_already_active(golden):
@@ -674,12 +748,16 @@ def test_long_expired_is_key_expired_even_when_already_active(golden):
 
 def test_lower_seq_is_older_key(golden):
     error = applicability_error("older_key", golden, running_seq=4, running_id="00000000-0000-4000-8000-000000000004")
-    assert "sequence 3" in error.message and "sequence 4" in error.message
+    assert error.message == (
+        "This key is older than the running license. It has key sequence 3 and the running license 4, and an "
+        "older key can never replace a newer one: apply the newest key the vendor issued for this environment."
+    )
 
 
 def test_same_seq_with_another_id_is_older_key(golden):
     error = applicability_error("older_key", golden, running_seq=3, running_id="00000000-0000-4000-8000-000000000003")
-    assert "same sequence number 3" in error.message
+    assert error.headline == "Another key with the same sequence number is already active."
+    assert "Both have key sequence 3" in error.message
 
 
 def test_other_time_zones_are_the_same_instant(golden):
@@ -810,6 +888,18 @@ def test_product_key_error_carries_code_and_message():
     assert (error.code, error.message, str(error), error.field) == ("older_key", "This key is older.", "This key is older.", "license.seq")
     with pytest.raises(ValueError):
         ProductKeyError("no_such_code", "x")
+    assert error.headline is None
+    error = ProductKeyError("older_key", "This key is older. Apply the newest.", headline="This key is older.")
+    assert error.headline == "This key is older."
+    with pytest.raises(ValueError):  # the headline is the start of the message
+        ProductKeyError("older_key", "This key is older.", headline="Another headline.")
+
+
+def test_times_in_messages_are_written_as_the_pages_write_them():
+    from webapp.timefmt import for_people
+
+    for moment in (datetime(2026, 12, 28, 10, 0, 59, tzinfo=UTC), datetime(2027, 1, 1, 7, 30, tzinfo=timezone(timedelta(hours=8)))):
+        assert pk._for_people(moment) == for_people(moment)
     assert set(pk.ERROR_CODES) == {
         "malformed_key", "signature_invalid", "wrong_install_id", "clock_skew",
         "not_yet_valid", "key_expired", "older_key",

@@ -44,6 +44,7 @@ __all__ = [
     "CLOCK_TOLERANCE",
     "ERROR_CODES",
     "FORMAT",
+    "KEY_PREFIX",
     "MAX_KEY_CHARS",
     "SIGNED_PREFIX",
     "TYPES",
@@ -97,6 +98,44 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _PASTE_HINT = "Paste the whole key exactly as you received it, or ask the vendor to send it again."
+# Every key starts with the base64 of '{"installId":"' (installId is written first).
+KEY_PREFIX = "eyJpbnN0YWxsSWQiOi"
+# What a marketplace authorization code looks like when it is pasted where a key belongs.
+_CODE_LIKE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+# What people read when a key cannot be read at all (the precise reason goes to ``details``).
+_NOT_A_KEY = "This is not a product key."
+_NOT_A_KEY_HELP = (
+    f"A product key is a long text that starts with {KEY_PREFIX}: copy the whole key from the "
+    "vendor's message, or from the page where you redeemed your authorization code, and paste it again."
+)
+_CODE_HINT = (
+    " An authorization code from the marketplace does not work here: the vendor turns it into a "
+    "product key for this environment's install ID."
+)
+_DAMAGED = "This product key is incomplete or damaged."
+_DAMAGED_HELP = (
+    "Part of it is missing or was changed: copy the whole key again, from its first character to "
+    "its last, or ask the vendor to send it again."
+)
+
+# The members of a key as people name them, for "Its ... is not valid".
+_MEMBER_NAMES = {
+    "installId": "install ID",
+    "license": "terms",
+    "license.format": "format",
+    "license.id": "key ID",
+    "license.seq": "key sequence number",
+    "license.type": "license type",
+    "license.channel": "sales channel",
+    "license.reference": "reference",
+    "license.product": "product name",
+    "license.aku": "capacity (AKU)",
+    "license.issuedAt": "issue time",
+    "license.notBefore": "start time",
+    "license.expiresAt": "expiry time",
+    "signature.alg": "signature algorithm",
+}
 
 # The members of "license" in the order the format lists them (and sign() writes them).
 _LICENSE_MEMBERS = (
@@ -123,7 +162,15 @@ class ProductKeyError(Exception):
 
     ``code`` is one of :data:`ERROR_CODES` (the JSON API's error code), ``message`` says in plain
     words what is wrong and what to do, ``field`` names the offending member of the key when there
-    is one (``"license.seq"``), and ``details`` holds machine-readable facts for the caller.
+    is one (``"license.seq"``), and ``details`` holds machine-readable facts for the caller; for
+    ``malformed_key`` and ``signature_invalid``, ``details["reason"]`` is the precise technical
+    reason (for support and logs: "the decoded bytes are not UTF-8"), which the message does not
+    burden people with.
+
+    ``headline`` is the message's first sentence, which says what is wrong in a few words ("This
+    key has expired."); the rest of the message says why and what to do. A page shows the
+    headline in bold and the rest after it, so nothing reads twice. ``None`` when the message has
+    no such sentence.
     """
 
     def __init__(
@@ -133,14 +180,18 @@ class ProductKeyError(Exception):
         *,
         field: str | None = None,
         details: Mapping[str, Any] | None = None,
+        headline: str | None = None,
     ) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown product-key error code {code!r}")
+        if headline is not None and not message.startswith(headline):
+            raise ValueError("the headline must be the start of the message")
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
         self.details = dict(details or {})
+        self.headline = headline
 
     def __str__(self) -> str:
         return self.message
@@ -149,8 +200,37 @@ class ProductKeyError(Exception):
         return f"ProductKeyError({self.code!r}, {self.message!r})"
 
 
-def _malformed(message: str, field: str | None = None) -> ProductKeyError:
-    return ProductKeyError("malformed_key", message, field=field)
+def _error(
+    code: str,
+    headline: str,
+    rest: str,
+    *,
+    field: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> ProductKeyError:
+    """A refusal whose message is its headline followed by why and what to do."""
+    return ProductKeyError(code, f"{headline} {rest}", field=field, details=details, headline=headline)
+
+
+def _unreadable(pasted: str, reason: str, field: str | None = None) -> ProductKeyError:
+    """A key that cannot be read, in words people understand; the precise reason is in ``details``.
+
+    Text that starts like every key (:data:`KEY_PREFIX`) is a key cut short or changed; anything
+    else is not a product key at all (one word, like an authorization code pasted in its place,
+    gets a sentence of its own).
+    """
+    details = {"reason": reason}
+    if "".join(pasted.split()).startswith(KEY_PREFIX):
+        return _error("malformed_key", _DAMAGED, _DAMAGED_HELP, field=field, details=details)
+    hint = _NOT_A_KEY_HELP + (_CODE_HINT if _CODE_LIKE.fullmatch(pasted.strip()) else "")
+    return _error("malformed_key", _NOT_A_KEY, hint, field=field, details=details)
+
+
+def _for_people(dt: datetime) -> str:
+    """A time in a message: ``2026-12-28 10:00 UTC``, as every page writes times
+    (``webapp.timefmt.for_people``; the codec imports nothing of the app). The exact times are in
+    the error's ``details``."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _shown(value: str, limit: int = 64) -> str:
@@ -279,7 +359,8 @@ class License:
         """Read a ``license`` object; ProductKeyError ``malformed_key`` naming the first bad member."""
         problem = _license_problem(obj)
         if problem is not None:
-            raise _invalid_term(*problem)
+            fmt = obj.get("format") if isinstance(obj, Mapping) else None
+            raise _invalid_term(*problem, newer_format=problem[0] == "license.format" and _is_int(fmt) and fmt > FORMAT)
         return cls(
             id=obj["id"],
             seq=obj["seq"],
@@ -341,9 +422,25 @@ def _license_problem(lic: Any) -> tuple[str, str] | None:
     return None
 
 
-def _invalid_term(field: str, what: str) -> ProductKeyError:
-    return _malformed(
-        f"This product key is not valid: {what}. Ask the vendor for a new key.", field=field
+def _invalid_term(field: str, what: str, *, newer_format: bool = False) -> ProductKeyError:
+    """A signed key whose terms this environment cannot use (``what``, precise, goes to details)."""
+    details = {"reason": what}
+    if newer_format:
+        return _error(
+            "malformed_key",
+            "This product key is of a newer format than this environment reads.",
+            f"Update this environment, or ask the vendor for a key of format {FORMAT}.",
+            field=field,
+            details=details,
+        )
+    name = _MEMBER_NAMES.get(field, field)
+    state = "missing" if what.endswith(" is missing") else "not valid"
+    return _error(
+        "malformed_key",
+        "This product key cannot be used.",
+        f"Its {name} is {state}: ask the vendor for a new key.",
+        field=field,
+        details=details,
     )
 
 
@@ -411,51 +508,63 @@ def _check_tree(root: Any) -> None:
                 stack.extend((value, depth + 1) for value in node)
 
 
-def _key_bytes(text: Any) -> bytes:
-    """The bytes a key's text stands for: size limit first, then lenient base64."""
+def _key_bytes(text: Any) -> tuple[bytes, str]:
+    """The bytes a key's text stands for, and the text as pasted: size limit first, then lenient
+    base64."""
     if isinstance(text, (bytes, bytearray)):
         if len(text) > MAX_KEY_CHARS:
             raise _too_long(len(text))
         try:
             text = bytes(text).decode("ascii")
         except UnicodeDecodeError:
-            raise _malformed("This is not a product key: it holds characters other than base64. "
-                             + _PASTE_HINT) from None
+            raise _unreadable("", "the bytes are not ASCII, so not base64 text") from None
     if not isinstance(text, str):
-        raise _malformed("The product key must be text. " + _PASTE_HINT)
+        raise _error(
+            "malformed_key",
+            "The product key must be text.",
+            "Paste the whole key exactly as you received it.",
+            details={"reason": f"a {type(text).__name__}, not text"},
+        )
     if len(text) > MAX_KEY_CHARS:
         raise _too_long(len(text))
     # People paste keys out of e-mails: whitespace and line breaks may be anywhere.
-    s = "".join(text.split())
-    if not s:
-        raise _malformed("The product key is empty. " + _PASTE_HINT)
+    compact = "".join(text.split())
+    if not compact:
+        raise _error(
+            "malformed_key",
+            "The product key is empty.",
+            "Paste the whole key you received from the vendor.",
+            details={"reason": "empty"},
+        )
     # The URL-safe alphabet is read as the standard one.
-    s = s.replace("-", "+").replace("_", "/")
+    s = compact.replace("-", "+").replace("_", "/")
     core = s.rstrip("=")
     padding = len(s) - len(core)
     if not _BASE64.fullmatch(core) or padding > 2 or (padding and len(s) % 4):
-        raise _malformed("This is not a product key: it is not base64 text. " + _PASTE_HINT)
+        raise _unreadable(text, "the text is not base64 (characters outside its alphabet, or misplaced padding)")
     if len(core) % 4 == 1:
-        raise _malformed("This product key is cut short or has extra characters. " + _PASTE_HINT)
+        raise _unreadable(text, "the text's length is not that of base64 (cut short or extra characters)")
     try:
-        return base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+        return base64.b64decode(core + "=" * (-len(core) % 4), validate=True), text
     except binascii.Error:  # pragma: no cover - excluded by the checks above
-        raise _malformed("This is not a product key: it is not base64 text. " + _PASTE_HINT) from None
+        raise _unreadable(text, "the text is not base64") from None
 
 
 def _too_long(n: int) -> ProductKeyError:
-    return _malformed(
-        f"This is not a product key: it is {n} characters long, and a product key is at most "
-        f"{MAX_KEY_CHARS} characters. Paste only the key."
+    return _error(
+        "malformed_key",
+        _NOT_A_KEY,
+        f"It is {n:,} characters long, and a product key has at most {MAX_KEY_CHARS:,}: paste only the key.",
+        details={"reason": f"{n} characters, over the limit of {MAX_KEY_CHARS}"},
     )
 
 
 def _decode(text: Any) -> tuple[dict[str, Any], bytes]:
-    raw = _key_bytes(text)
+    raw, pasted = _key_bytes(text)
     try:
         doc = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _malformed("This is not a product key: it does not hold UTF-8 text. " + _PASTE_HINT) from None
+        raise _unreadable(pasted, "the decoded bytes are not UTF-8 text") from None
     try:
         obj = json.loads(
             doc,
@@ -466,30 +575,27 @@ def _decode(text: Any) -> tuple[dict[str, Any], bytes]:
         )
         _check_tree(obj)
     except _Refused as exc:
-        raise _malformed(f"This product key is not valid: {exc}. {_PASTE_HINT}") from None
+        raise _unreadable(pasted, str(exc)) from None
     except (ValueError, RecursionError):
-        raise _malformed("This is not a product key: it does not hold JSON. " + _PASTE_HINT) from None
-    _check_envelope(obj)
+        raise _unreadable(pasted, "the decoded text is not JSON") from None
+    _check_envelope(obj, pasted)
     return obj, raw
 
 
-def _check_envelope(obj: Any) -> None:
+def _check_envelope(obj: Any, pasted: str = "") -> None:
     """Step 1: the outer shape, and nothing else. The terms are not read before the signature is checked."""
     if not isinstance(obj, dict):
-        raise _malformed("This is not a product key: it does not hold a JSON object. " + _PASTE_HINT)
+        raise _unreadable(pasted, "the decoded JSON is not an object")
     if not isinstance(obj.get("installId"), str):
-        raise _malformed("This product key has no installId text. " + _PASTE_HINT, field="installId")
+        raise _unreadable(pasted, "the key has no installId text", field="installId")
     if not isinstance(obj.get("license"), dict):
-        raise _malformed("This product key has no license object. " + _PASTE_HINT, field="license")
+        raise _unreadable(pasted, "the key has no license object", field="license")
     sig = obj.get("signature")
     if not isinstance(sig, dict):
-        raise _malformed("This product key has no signature object. " + _PASTE_HINT, field="signature")
+        raise _unreadable(pasted, "the key has no signature object", field="signature")
     for name in ("kid", "value"):
         if not isinstance(sig.get(name), str):
-            raise _malformed(
-                f"This product key's signature has no {name} text. " + _PASTE_HINT,
-                field=f"signature.{name}",
-            )
+            raise _unreadable(pasted, f"the key's signature has no {name} text", field=f"signature.{name}")
 
 
 def decode(text: str) -> dict[str, Any]:
@@ -563,34 +669,34 @@ def verify(text: str, trusted_keys: Mapping[str, Ed25519PublicKey]) -> ProductKe
 
     public_key = trusted_keys.get(kid)
     if public_key is None:
-        raise ProductKeyError(
+        raise _error(
             "signature_invalid",
-            f"This key is signed with vendor key {_shown(kid)}, which this environment does not "
-            "know (unknown kid), so it cannot be checked. Ask the vendor for a key signed with a "
-            "current key, or update the environment's trusted public keys.",
+            "This key is signed with a vendor key that this environment does not know.",
+            f"That vendor key is named {_shown(kid)}: ask the vendor for a key signed with a current "
+            "key, or update this environment's trusted vendor keys.",
             field="signature.kid",
-            details={"kid": kid, "unknownKid": True},
+            details={"kid": kid, "unknownKid": True, "reason": "unknown kid"},
         )
     if not isinstance(public_key, Ed25519PublicKey):
         raise TypeError(f"trusted key {kid!r} is not an Ed25519 public key")
     signature = _signature_bytes(sig["value"])
     if signature is None:
-        raise ProductKeyError(
+        raise _error(
             "signature_invalid",
-            "The key was altered or not issued by the vendor: its signature is not the base64 of "
-            "64 bytes. " + _PASTE_HINT,
+            "This key was altered or not issued by the vendor.",
+            "Its signature is damaged. " + _PASTE_HINT,
             field="signature.value",
-            details={"kid": kid},
+            details={"kid": kid, "reason": "the signature is not the standard base64 of 64 bytes"},
         )
     try:
         public_key.verify(signature, signed_bytes(install_id, kid, license_obj))
     except InvalidSignature:
-        raise ProductKeyError(
+        raise _error(
             "signature_invalid",
-            "The key was altered or not issued by the vendor: its signature does not match. "
-            + _PASTE_HINT,
+            "This key was altered or not issued by the vendor.",
+            "Its signature does not match what it says. " + _PASTE_HINT,
             field="signature.value",
-            details={"kid": kid},
+            details={"kid": kid, "reason": "the signature does not verify"},
         ) from None
 
     # Step 3: only now are the terms read.
@@ -632,35 +738,38 @@ def check_applicable(
     now = _utc_seconds_exact(now)
     lic = key.license
     if key.install_id != install_id:
-        raise ProductKeyError(
+        raise _error(
             "wrong_install_id",
-            f"This key is for environment {key.install_id}, this environment is {install_id}. "
-            "Ask for a key issued for this environment's install ID (shown on the Settings page).",
+            "This key is for another environment.",
+            f"It was issued for install ID {key.install_id}, and this environment's install ID is "
+            f"{install_id} (shown on the Settings page): ask the vendor for a key issued for it.",
             field="installId",
             details={"keyInstallId": key.install_id, "installId": install_id},
         )
     latest = now + CLOCK_TOLERANCE
     if lic.issued_at > latest:
-        raise ProductKeyError(
+        raise _error(
             "clock_skew",
-            f"This key was issued at {format_time(lic.issued_at)}, which is ahead of this "
-            f"environment's clock ({format_time(now)}) by more than 5 minutes. Correct the "
-            "environment's clock (NTP) and apply the key again.",
+            "This key was issued later than this environment's clock says it is now.",
+            f"It was issued at {_for_people(lic.issued_at)} and the clock says {_for_people(now)}, more "
+            "than 5 minutes earlier: correct the environment's clock (NTP) and apply the key again.",
             field="license.issuedAt",
             details={"issuedAt": format_time(lic.issued_at), "now": format_time(now)},
         )
     if lic.not_before > latest:
-        raise ProductKeyError(
+        raise _error(
             "not_yet_valid",
-            f"This key is valid from {format_time(lic.not_before)} and this environment's clock "
-            f"says {format_time(now)}. Apply it again from {format_time(lic.not_before)}.",
+            "This key is not valid yet.",
+            f"It is valid from {_for_people(lic.not_before)}, and this environment's clock says "
+            f"{_for_people(now)}: apply it again from {_for_people(lic.not_before)}.",
             field="license.notBefore",
             details={"notBefore": format_time(lic.not_before), "now": format_time(now)},
         )
     if lic.expires_at <= now:
-        raise ProductKeyError(
+        raise _error(
             "key_expired",
-            f"This key expired on {format_time(lic.expires_at)}: renew and ask for a new key.",
+            "This key has expired.",
+            f"It was valid until {_for_people(lic.expires_at)}: renew, then ask the vendor for a new key.",
             field="license.expiresAt",
             details={"expiresAt": format_time(lic.expires_at)},
         )
@@ -668,19 +777,20 @@ def check_applicable(
         return True
     current = 0 if running_seq is None else running_seq
     if lic.seq <= current:
+        newest = "apply the newest key the vendor issued for this environment."
         if lic.seq == current:
-            why = (
-                f"Another key with the same sequence number {lic.seq} is already active, so this "
-                "one cannot replace it."
-            )
+            headline = "Another key with the same sequence number is already active."
+            why = f"Both have key sequence {lic.seq}, so this one cannot replace the running one: "
         else:
+            headline = "This key is older than the running license."
             why = (
-                f"This key (sequence {lic.seq}) is older than the running license "
-                f"(sequence {current}); an older key can never replace a newer one."
+                f"It has key sequence {lic.seq} and the running license {current}, and an older key "
+                "can never replace a newer one: "
             )
-        raise ProductKeyError(
+        raise _error(
             "older_key",
-            why + " Apply the newest key the vendor issued for this environment.",
+            headline,
+            why + newest,
             field="license.seq",
             details={"seq": lic.seq, "runningSeq": current},
         )
@@ -752,7 +862,7 @@ def sign(
     try:
         verify(text, {kid: private_key.public_key()})
     except ProductKeyError as exc:
-        raise ValueError(f"the product key would be refused: {exc.message}") from None
+        raise ValueError(f"the product key would be refused: {exc.details.get('reason', exc.message)}") from None
     return text
 
 

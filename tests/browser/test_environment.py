@@ -158,23 +158,40 @@ def test_expiring_key_brings_the_banner_and_a_downgrade_is_said(page, live_serve
 def test_each_kind_of_refusal_appears_inline(page, live_server, keys, clock):
     open_settings(page, live_server)
     page.get_by_role("button", name="Update Product License").click()
-    cases = [
-        ("not a product key", "This is not a valid product key."),
-        (keys.make(stranger=True), "which this environment does not know"),
-        (altered(keys.make(seq=2), aku=400), "The key was altered or not issued by the vendor"),
-        (keys.make(install_id="0123456789abcdef0123456789abcdef"), "This key is for another environment."),
-        (keys.make(issued_at=clock.now - timedelta(days=40), days=30), "This key has expired."),
-        (keys.make(not_before=clock.now + timedelta(days=2)), "This key is not valid yet."),
-        (keys.make(issued_at=clock.now + timedelta(hours=2)), "issued in the future"),
+    cases = [  # what was pasted, the error's headline (in bold), and words of what follows
+        ("not a product key", "This is not a product key.", "starts with eyJpbnN0YWxsSWQiOi"),
+        ("DEMO-AKU20-READY-7K3Q", "This is not a product key.", "An authorization code from the marketplace"),
+        (keys.make(seq=1)[:300], "This product key is incomplete or damaged.", "copy the whole key again"),
+        (keys.make(stranger=True), "This key is signed with a vendor key that this environment does not know.",
+         "ask the vendor for a key signed with a current key"),
+        (altered(keys.make(seq=2), aku=400), "This key was altered or not issued by the vendor.",
+         "Its signature does not match"),
+        (keys.make(install_id="0123456789abcdef0123456789abcdef"), "This key is for another environment.",
+         "It was issued for install ID 0123456789abcdef0123456789abcdef"),
+        (keys.make(issued_at=clock.now - timedelta(days=40), days=30), "This key has expired.",
+         "It was valid until 2026-10-22 09:00 UTC"),
+        (keys.make(not_before=clock.now + timedelta(days=2)), "This key is not valid yet.",
+         "It is valid from 2026-11-03 09:00 UTC"),
+        (keys.make(issued_at=clock.now + timedelta(hours=2)),
+         "This key was issued later than this environment's clock says it is now.", "correct the environment's clock"),
     ]
-    for text, words in cases:
+    history = page.locator("#activation-history")
+    for count, (text, headline, words) in enumerate(cases, start=1):
         page.get_by_label("Product key").fill(text)
         page.get_by_role("button", name="Check the key").click()
+        # the history follows each answer (activation-recorded): this one has arrived
+        expect(history.locator(".badge-danger")).to_have_count(count)
         error = page.locator("#product-key-error")
+        expect(error.locator("strong")).to_have_text(headline)
         expect(error).to_contain_text(words)
+        assert error.inner_text().count(headline) == 1  # the headline is said once
         assert page.get_by_label("Product key").input_value() == text  # what was pasted is kept
     expect(page.locator("#license-status")).to_have_text("Trial")
-    expect(page.locator("#activation-history .badge-danger")).to_have_count(len(cases))
+    # the history says why in words, never in error codes
+    expect(history.locator(".refusal-reason").first).to_have_text("issued ahead of this environment's clock")
+    expect(history).to_contain_text("for another environment")
+    expect(history).not_to_contain_text("malformed_key")
+    expect(history).not_to_contain_text("wrong_install_id")
 
     # an older key, after a newer one runs
     page.get_by_label("Product key").fill(keys.make(seq=3))
@@ -183,6 +200,7 @@ def test_each_kind_of_refusal_appears_inline(page, live_server, keys, clock):
     expect(page.locator("#license-seq")).to_have_text("3")
     paste_key(page, keys.make(seq=2))
     expect(page.locator("#product-key-error")).to_contain_text("older than the running license")
+    expect(page.locator("#activation-history .refusal-reason").first).to_have_text("older than the running key")
 
 
 def test_instances_within_and_beyond_the_licensed_aku(page, live_server, clock):
@@ -226,7 +244,7 @@ def test_the_same_forms_work_without_javascript(browser, live_server, keys):
         page.get_by_role("button", name="Update Product License").click()
         page.get_by_label("Product key").fill("garbage")
         page.get_by_role("button", name="Check the key").click()
-        expect(page.locator("#product-key-error")).to_contain_text("This is not a valid product key.")
+        expect(page.locator("#product-key-error")).to_contain_text("This is not a product key.")
         page.get_by_label("Product key").fill(keys.make(seq=1, aku=25))
         page.get_by_role("button", name="Check the key").click()
         page.get_by_role("button", name="Apply this license").click()
@@ -235,3 +253,55 @@ def test_the_same_forms_work_without_javascript(browser, live_server, keys):
         expect(page.locator("#license-badge")).to_have_text("Active")
     finally:
         context.close()
+
+
+def test_a_fresh_trial_says_14_days_left_all_its_first_day(page, live_server, keys, clock):
+    keys.install_id()  # the trial starts now
+    clock.advance(hours=23, minutes=30)
+    open_settings(page, live_server)
+    expect(page.locator("#banners")).to_contain_text("Free trial: 14 days left.")
+    expect(page.locator("#license-days-left")).to_have_text("14 days left")
+    expect(page.locator("#license-badge .badge")).to_have_attribute("title", "Trial: 14 days left, 14 AKU")
+    paste_key(page, keys.make(seq=1, days=30))
+    expect(page.locator("#license-preview")).to_contain_text("(14 days left)")
+    expect(page.locator("#preview-expires")).to_contain_text("(30 days left)")
+
+    clock.advance(days=13)  # thirty minutes left
+    page.goto(live_server.url + "/settings")
+    expect(page.locator("#banners")).to_contain_text("The trial expires in less than a day.")
+    expect(page.locator("#license-days-left")).to_have_text("less than a day left")
+
+
+DEMO_CODE = "DEMO-AKU20-READY-7K3Q"  # the demo simulator's code, not yet activated at the marketplace
+
+
+def test_check_for_renewal_says_what_changed(page, live_server, clock):
+    """Each answer of Check for renewal reads differently from the activation's and from the others,
+    so waiting on its words waits for that answer."""
+    clock.set(datetime.now(timezone.utc))  # the vendor side issues keys at the real time
+    sim = live_server.app.extensions["license_vendor"].simulator
+    open_settings(page, live_server)
+    page.get_by_label("Authorization code", exact=True).fill(DEMO_CODE)
+    page.get_by_role("button", name="Activate online").click()
+    expect(page.locator("#redeem-message")).to_contain_text("Activated: 20 AKU until")
+    expect(page.locator("#license-message")).to_have_count(0)  # said once, where the focus is
+    first_expiry = page.locator("#license-expires").inner_text()
+
+    check = page.get_by_role("button", name="Check for renewal")
+    check.click()  # nothing new at the marketplace
+    message = page.locator("#license-message")
+    expect(message).to_contain_text("No renewal yet: key sequence 1 (20 AKU until")
+    expect(message).not_to_contain_text("Activated")
+    expect(message).to_be_focused()
+
+    sim.change_specification(DEMO_CODE, "aku-40")  # a specification change only
+    page.get_by_role("button", name="Check for renewal").click()
+    expect(message).to_have_text(f"Updated to 40 AKU (was 20 AKU) until {first_expiry}, key sequence 2.")
+    expect(page.locator("#license-aku")).to_have_text("40 AKU")
+
+    sim.renew(DEMO_CODE, days=30)  # a renewal only
+    page.get_by_role("button", name="Check for renewal").click()
+    expect(message).to_contain_text(f"Renewed until ")
+    expect(message).to_contain_text(f"(was {first_expiry}), 40 AKU, key sequence 3.")
+    expect(page.locator("#license-seq")).to_have_text("3")
+    expect(page.locator("#activation-history .badge-ok")).to_have_count(3)

@@ -140,9 +140,13 @@ def _refused(client, op, key_text, code, status=422):
 
 def test_every_refusal_has_its_code_and_changes_nothing(app, client, op, keys, clock):
     install = keys.install_id()
-    _refused(client, op, "not a key at all", "malformed_key")
+    error = _refused(client, op, "not a key at all", "malformed_key")
+    assert error["message"].startswith("This is not a product key. A product key is a long text that starts with "
+                                       "eyJpbnN0YWxsSWQiOi: copy the whole key")
+    assert error["reason"] == "the decoded bytes are not UTF-8 text"  # precise, for scripts and support
+    assert "UTF-8" not in error["message"]
     error = _refused(client, op, keys.make(stranger=True), "signature_invalid")
-    assert "does not know (unknown kid)" in error["message"]
+    assert "vendor key that this environment does not know" in error["message"] and error["reason"] == "unknown kid"
     error = _refused(client, op, altered(keys.make(seq=9), aku=4000), "signature_invalid")
     assert "altered" in error["message"]
     error = _refused(client, op, keys.make(install_id="0123456789abcdef0123456789abcdef"), "wrong_install_id")
@@ -161,7 +165,17 @@ def test_every_refusal_has_its_code_and_changes_nothing(app, client, op, keys, c
         "not_yet_valid", "key_expired", "older_key", "older_key"]
     assert history[-1].key_seq == 5 and history[-2].key_seq == 4  # decodable keys name their seq
     assert history[2].key_seq == 9 and history[2].actor == "api-operator@example.com"
-    assert len(_events(app, "license_activation_refused")) == 9
+    refusals = _events(app, "license_activation_refused")
+    assert len(refusals) == 9
+    # support reads the precise reason in the audit log; the history keeps the plain message
+    assert refusals[0].detail.endswith("(reason: the decoded bytes are not UTF-8 text)")
+    assert "UTF-8" not in history[0].error_message
+
+
+def test_a_cut_short_key_is_said_so_in_plain_words(client, op, keys):
+    error = _refused(client, op, keys.make(seq=1)[:200], "malformed_key")
+    assert error["message"].startswith("This product key is incomplete or damaged. Part of it is missing or was changed")
+    assert error["reason"] == "the decoded text is not JSON" and "field" not in error
 
 
 def test_body_without_a_product_key(client, op):

@@ -45,7 +45,9 @@ def test_the_settings_page_says_why_a_development_key_is_refused(client, auth, k
                            headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and 'data-error-code="signature_invalid"' in html
-    assert "This key cannot be trusted." in html and "signed with a development key (dev-0000)" in html
+    # the message brings no headline of its own: it is shown alone, once
+    assert ('role="alert" data-error-code="signature_invalid">This key was signed with a development key (dev-0000), '
+            "which this environment does not trust.") in html
 
 
 @responses.activate
@@ -95,3 +97,9 @@ def test_cli_status_prints_the_environment_document(app, clock):
     assert "Install ID" in result.stderr
     again = json.loads(app.test_cli_runner().invoke(args=["license", "status"]).stdout)
     assert again["installId"] == doc["installId"]
+    clock.advance(hours=3)  # the trial's first day: 14 days left for people, daysLeft 13 for scripts
+    result = app.test_cli_runner().invoke(args=["license", "status"])
+    assert json.loads(result.stdout)["license"]["daysLeft"] == 13
+    assert "until 2026-11-15 09:00 UTC (14 days left)." in result.stderr
+    clock.advance(days=14)
+    assert "(expired)." in app.test_cli_runner().invoke(args=["license", "status"]).stderr

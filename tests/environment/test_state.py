@@ -60,6 +60,84 @@ def test_days_left_are_whole_days_rounded_down():
     assert trial(T0 + timedelta(days=20)).days_left == 0
 
 
+@pytest.mark.parametrize("left, words", [
+    (timedelta(days=14), "14 days"),                       # the first instant of a 14-day trial
+    (timedelta(days=13, hours=23, minutes=59), "14 days"),  # and the rest of its first day
+    (timedelta(days=13, seconds=1), "14 days"),
+    (timedelta(days=13), "13 days"),
+    (timedelta(days=1, seconds=1), "2 days"),
+    (timedelta(days=1), "1 day"),
+    (timedelta(hours=23, minutes=59, seconds=59), "less than a day"),
+    (timedelta(seconds=1), "less than a day"),
+    (timedelta(microseconds=1), "less than a day"),
+    (timedelta(0), "none"),                                 # expired at the instant of expiry
+    (-timedelta(days=3), "none"),
+])
+def test_time_left_for_people_counts_days_up_and_says_less_than_a_day(left, words):
+    expires = T0 + timedelta(days=30)
+    assert sm.time_left(expires, expires - left) == words
+
+
+def test_the_pages_and_the_api_count_days_each_their_own_way():
+    first_day = trial(T0 + timedelta(hours=5))
+    assert (first_day.time_left, first_day.days_left) == ("14 days", 13)  # people: up; the API: down
+    assert first_day.to_json()["license"]["daysLeft"] == 13
+    last_hours = trial(T0 + timedelta(days=13, hours=20))
+    assert (last_hours.time_left, last_hours.days_left) == ("less than a day", 0)
+
+
+def test_a_fresh_trial_says_14_days_left_all_its_first_day():
+    for hours in (0, 1, 12, 23):
+        lic = trial(T0 + timedelta(hours=hours))
+        [banner] = _banners(lic)
+        assert banner.title == "Free trial: 14 days left.", hours
+
+
+def _terms(aku=20, days=30, seq=1, type="subscription"):
+    return sm.terms_from_key(key(seq=seq, aku=aku, days=days, type=type).license)
+
+
+def test_change_summary_says_activation_renewal_and_specification_change():
+    trial_terms = trial().terms
+    first = _terms(aku=20, days=30)
+    assert sm.change_summary(trial_terms, first) == (
+        "Activated: 20 AKU until 2026-12-01 09:00 UTC (key sequence 1). "
+        "You can create instances up to the licensed capacity.")
+    # a specification change only: the same expiry, other AKU
+    spec = _terms(aku=40, days=30, seq=2)
+    assert sm.change_summary(first, spec) == "Updated to 40 AKU (was 20 AKU) until 2026-12-01 09:00 UTC, key sequence 2."
+    # a renewal only
+    renewed = _terms(aku=20, days=60, seq=2)
+    assert sm.change_summary(first, renewed) == (
+        "Renewed until 2026-12-31 09:00 UTC (was 2026-12-01 09:00 UTC), 20 AKU, key sequence 2.")
+    # both
+    both = _terms(aku=40, days=60, seq=2)
+    assert sm.change_summary(first, both) == (
+        "Renewed until 2026-12-31 09:00 UTC (was 2026-12-01 09:00 UTC) and updated to 40 AKU (was 20 AKU), "
+        "key sequence 2.")
+    # downgrades are said as plainly
+    assert sm.change_summary(both, _terms(aku=10, days=60, seq=3)) == (
+        "Updated to 10 AKU (was 40 AKU) until 2026-12-31 09:00 UTC, key sequence 3.")
+    assert sm.change_summary(both, _terms(aku=40, days=30, seq=3)) == (
+        "Now valid until 2026-12-01 09:00 UTC (was 2026-12-31 09:00 UTC), 40 AKU, key sequence 3.")
+    assert sm.change_summary(both, _terms(aku=10, days=30, seq=3)) == (
+        "Updated to 10 AKU (was 40 AKU), now valid until 2026-12-01 09:00 UTC (was 2026-12-31 09:00 UTC), "
+        "key sequence 3.")
+    # a new key with the same terms (another reference, a re-issue)
+    assert sm.change_summary(first, _terms(aku=20, days=30, seq=2)) == (
+        "Activated key sequence 2: still 20 AKU until 2026-12-01 09:00 UTC.")
+
+
+def test_change_summary_after_a_trial_extension():
+    extension = _terms(aku=14, days=30, type="trial-extension")
+    assert sm.change_summary(trial().terms, extension).startswith("Activated: 14 AKU until 2026-12-01 09:00 UTC")
+    assert sm.change_summary(extension, _terms(aku=14, days=45, seq=2, type="trial-extension")) == (
+        "Trial extended until 2026-12-16 09:00 UTC (was 2026-12-01 09:00 UTC), 14 AKU, key sequence 2.")
+    # buying after a trial extension is an activation, not a renewal
+    assert sm.change_summary(extension, _terms(aku=40, days=60, seq=2)).startswith(
+        "Activated: 40 AKU until 2026-12-31 09:00 UTC (key sequence 2).")
+
+
 def test_trial_becomes_expiring_then_expired():
     assert trial(T0 + timedelta(days=6, hours=23)).status == "trial"
     assert trial(T0 + timedelta(days=7)).status == "expiring"  # 7 days left: within 7

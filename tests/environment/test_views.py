@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from html import unescape
 
 import pytest
@@ -158,12 +159,14 @@ def test_preview_without_javascript_is_the_whole_page(client, operator, keys):
 
 
 @pytest.mark.parametrize("case, code, words", [
-    ("garbage", "malformed_key", "This is not a valid product key."),
-    ("stranger", "signature_invalid", "which this environment does not know"),
-    ("other-install", "wrong_install_id", "This key is for environment 0123456789abcdef0123456789abcdef"),
-    ("expired", "key_expired", "renew and ask for a new key"),
-    ("future", "not_yet_valid", "This key is not valid yet."),
-    ("skew", "clock_skew", "Correct the environment's clock"),
+    ("garbage", "malformed_key", "<strong>This is not a product key.</strong> A product key is a long text"),
+    ("stranger", "signature_invalid", "<strong>This key is signed with a vendor key that this environment does not "
+                                      "know.</strong> That vendor key is named"),
+    ("other-install", "wrong_install_id", "<strong>This key is for another environment.</strong> It was issued for "
+                                          "install ID 0123456789abcdef0123456789abcdef"),
+    ("expired", "key_expired", "<strong>This key has expired.</strong> It was valid until 2026-10-22 09:00 UTC: renew"),
+    ("future", "not_yet_valid", "<strong>This key is not valid yet.</strong> It is valid from 2026-11-04 09:00 UTC"),
+    ("skew", "clock_skew", "correct the environment's clock"),
 ])
 def test_every_refusal_appears_inline_in_plain_words(client, operator, keys, clock, case, code, words):
     from datetime import timedelta
@@ -184,8 +187,49 @@ def test_every_refusal_appears_inline_in_plain_words(client, operator, keys, clo
         assert "<textarea" in html and "activation-recorded" in _events(response)
         assert "license-changed" not in _events(response)
     page = _text(client.get("/settings"))
-    assert page.count(f"<code>{code}</code>") == 2  # both refusals are in the history
+    # both refusals are in the history, in words (the code is no text people read)
+    assert page.count(f'<tr class="history-refused" data-error-code="{code}">') == 2
+    assert f"<code>{code}</code>" not in page
     assert 'id="license-seq">—' in page  # nothing changed
+
+
+def _error_box(html: str) -> str:
+    box = html[html.index('id="product-key-error"'):]
+    return unescape(re.sub(r"<[^>]+>", "", box[box.index(">") + 1:box.index("</div>")])).strip()
+
+
+@pytest.mark.parametrize("case", ["garbage", "damaged", "stranger", "altered", "other-install", "expired", "future",
+                                  "skew", "older", "same-seq", "code"])
+def test_an_error_box_reads_once(client, operator, keys, clock, case):
+    """The headline is the message's first sentence: the box never says the same thing twice."""
+    from datetime import timedelta
+
+    from tests.environment.conftest import altered
+
+    client.post("/settings/license", data={"product_key": keys.make(seq=3)})
+    text = {
+        "garbage": lambda: "hello, this is not a key",
+        "damaged": lambda: keys.make(seq=4)[:300],
+        "stranger": lambda: keys.make(seq=4, stranger=True),
+        "altered": lambda: altered(keys.make(seq=4), aku=4000),
+        "other-install": lambda: keys.make(seq=4, install_id="0123456789abcdef0123456789abcdef"),
+        "expired": lambda: keys.make(seq=4, issued_at=clock.now - timedelta(days=40), days=30),
+        "future": lambda: keys.make(seq=4, not_before=clock.now + timedelta(days=3)),
+        "skew": lambda: keys.make(seq=4, issued_at=clock.now + timedelta(hours=1)),
+        "older": lambda: keys.make(seq=2),
+        "same-seq": lambda: keys.make(seq=3),
+        "code": lambda: "DEMO-AKU20-READY-7K3Q",
+    }[case]()
+    html = _text(client.post("/settings/license/preview", data={"product_key": text}, headers=HX))
+    box = _error_box(html)
+    headline = re.search(r"<strong>([^<]+)</strong>", html[html.index('id="product-key-error"'):]).group(1)
+    body = box[len(unescape(headline)):].strip()
+    assert box.startswith(unescape(headline)) and body
+    # the body does not start by repeating the headline, nor any four-word run of it
+    words = re.findall(r"[\w'-]+", unescape(headline).lower())
+    runs = {" ".join(words[i:i + 4]) for i in range(len(words) - 3)}
+    assert not any(run in " ".join(re.findall(r"[\w'-]+", body.lower())) for run in runs), (headline, body)
+    assert not re.search(r"base64|UTF-8|JSON|\bkid\b|_key|license\.[a-z]", box), box
 
 
 def test_older_key_refused_inline(client, operator, keys):
@@ -200,7 +244,39 @@ def test_history_fragment_lists_applied_and_refused(client, operator, keys):
     html = _text(client.get("/settings/history", headers=HX))
     assert "<html" not in html and 'hx-trigger="license-changed from:body, activation-recorded from:body"' in html
     assert html.count("badge-danger") == 1 and html.count("badge-ok") == 1
-    assert "operator@example.com" in html and "replaced the built-in trial" in html
+    assert "operator@example.com" in html and "Replaced the built-in trial (14 AKU until 2026-11-15 09:00 UTC)." in html
+
+
+def _cells(html: str, label: str) -> list[str]:
+    return [unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(rf'<td data-label="{label}"[^>]*>(.*?)</td>', html, re.S)]
+
+
+def test_history_says_refusals_in_words_and_lists_what_could_be_read(app, client, operator, keys, vendor):
+    from webapp.redemption import RedeemError
+
+    client.post("/settings/license", data={"product_key": keys.make(seq=3, aku=20)})
+    client.post("/settings/license", data={"product_key": keys.make(seq=2, aku=40)})
+    client.post("/settings/license", data={"product_key": "hello"})
+    vendor.fail = RedeemError("code_expired", "This authorization code expired on 2026-10-01.", 422)
+    client.post("/settings/redeem", data={"authorization_code": "OLD-CODE-9Z9Z"})
+    vendor.fail = RedeemError("code_brand_new", "Something this version does not know.", 422)
+    client.post("/settings/redeem", data={"authorization_code": "OLD-CODE-9Z9Z"})
+    html = _text(client.get("/settings/history", headers=HX))
+    results = [" ".join(c.split()) for c in _cells(html, "Result")]
+    assert results == ["Refused refused by the vendor", "Refused authorization code expired",
+                       "Refused not a valid product key", "Refused older than the running key", "Applied"]
+    assert _cells(html, "How") == ["Authorization code", "Authorization code", "Product key", "Product key",
+                                   "Product key"]
+    keys_read = _cells(html, "Key")
+    assert keys_read[0] == keys_read[1] == "authorization code ****9Z9Z"
+    assert keys_read[2] == "not readable"
+    assert keys_read[3] == "key sequence 2 · 40 AKU · until 2026-12-01 09:00 UTC · reference ****7Q2K"
+    assert keys_read[4] == "key sequence 3 · 20 AKU · until 2026-12-01 09:00 UTC · reference ****7Q2K"
+    details = _cells(html, "Details")
+    assert details[3].startswith("This key is older than the running license. It has key sequence 2")
+    assert details[4] == "Replaced the built-in trial (14 AKU until 2026-11-15 09:00 UTC)."
+    assert "<code>" not in html and "older_key" not in html.replace('data-error-code="older_key"', "")
 
 
 def test_banners_and_badge_follow_the_license(client, operator, keys, clock):
@@ -217,6 +293,27 @@ def test_banners_and_badge_follow_the_license(client, operator, keys, clock):
     banners = _text(client.get("/_license/banners", headers=HX))
     assert "banner-danger" in banners and "running instances keep running" in banners
     assert "badge-danger" in _text(client.get("/_license/badge", headers=HX))
+
+
+def test_a_fresh_trial_says_14_days_left_on_every_page_all_its_first_day(client, operator, keys, clock):
+    from datetime import timedelta
+
+    client.get("/settings")  # the trial starts at the first use
+    clock.advance(hours=23, minutes=59)
+    html = unescape(_text(client.get("/settings")))
+    assert "Free trial: 14 days left." in html  # the banner
+    assert re.search(r'id="license-days-left"[^>]*>14 days left</span>', html)  # the license card
+    assert 'title="Trial: 14 days left, 14 AKU"' in html  # the header badge
+    html = unescape(_text(client.post("/settings/license/preview", data={"product_key": keys.make(seq=1, days=30)},
+                                      headers=HX)))
+    assert "(14 days left)" in html and "(30 days left)" in html  # the preview: running now, and with this key
+    clock.advance(days=13)  # under a day left
+    html = unescape(_text(client.get("/settings")))
+    assert "The trial expires in less than a day." in html and ">less than a day left</span>" in html
+    assert 'title="Trial: less than a day left, 14 AKU"' in html
+    clock.advance(minutes=1)
+    html = unescape(_text(client.get("/settings")))
+    assert 'title="Trial expired on 2026-11-15 09:00 UTC"' in html and 'id="license-days-left" class="down">expired<' in html
 
 
 def test_issuers_do_not_see_the_environment_badge(client, auth, clock):
@@ -246,7 +343,8 @@ def test_redeem_form_applies_and_updates_the_card_out_of_band(client, operator, 
     assert "license-changed" in _events(response)
     assert 'id="redeem-message" tabindex="-1" autofocus' in html
     assert UPDATE_BUTTON.search(html)  # the card that came out of band still has its button
-    assert 'id="license-message"' in html and "autofocus" not in html.split('id="license-message"')[1][:40]
+    # said once, in the redeem card: the license card out of band has the new terms, not a second message
+    assert html.count("Activated: 40 AKU until 2026-12-01 09:00 UTC") == 1 and 'id="license-message"' not in html
     card = _text(client.get("/settings/license", headers=HX))
     assert "Check for renewal" in card and "****7Q2K" in card
 
@@ -261,14 +359,63 @@ def test_redeem_refusal_inline(client, operator, vendor):
     assert 'data-error-code="code_expired"' in html and "expired on 2026-10-01" in html
 
 
-def test_renewal_check_button(client, operator, vendor, clock):
-    client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"})
+def _message(html: str) -> str:
+    found = re.search(r'id="license-message"[^>]*>([^<]*)</div>', html)
+    return unescape(found.group(1)) if found else ""
+
+
+def test_renewal_check_button_says_what_changed(client, operator, vendor, clock):
+    vendor.issue(aku=20, days=30)
+    activated = _text(client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"}, headers=HX))
+    assert "Activated: 20 AKU until 2026-12-01 09:00 UTC (key sequence 1)." in activated
+    clock.advance(hours=2)
     html = _text(client.post("/settings/renewal-check", headers=HX))
-    assert "No renewal yet" in html
-    clock.advance(days=20)
-    vendor.issue(days=90)
+    assert _message(html) == ("No renewal yet: key sequence 1 (20 AKU until 2026-12-01 09:00 UTC) is the newest key "
+                              "the vendor has for authorization code ****7Q2K. Checked at 2026-11-01 11:00 UTC.")
+    # a specification change only
+    vendor.issue(aku=40, expires_at=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
     response = client.post("/settings/renewal-check", headers=HX)
-    assert "Renewed." in _text(response) and "license-changed" in _events(response)
+    assert _message(_text(response)) == "Updated to 40 AKU (was 20 AKU) until 2026-12-01 09:00 UTC, key sequence 2."
+    assert "license-changed" in _events(response)
+    # a renewal only
+    vendor.issue(aku=40, days=90)
+    assert _message(_text(client.post("/settings/renewal-check", headers=HX))) == (
+        "Renewed until 2027-01-30 11:00 UTC (was 2026-12-01 09:00 UTC), 40 AKU, key sequence 3.")
+    # both
+    vendor.issue(aku=80, days=120)
+    assert _message(_text(client.post("/settings/renewal-check", headers=HX))) == (
+        "Renewed until 2027-03-01 11:00 UTC (was 2027-01-30 11:00 UTC) and updated to 80 AKU (was 40 AKU), "
+        "key sequence 4.")
+    # without JavaScript: the same words in the flash
+    vendor.issue(aku=20, days=120)
+    response = client.post("/settings/renewal-check")
+    assert response.status_code == 303
+    assert "Updated to 20 AKU (was 80 AKU) until 2027-03-01 11:00 UTC, key sequence 5." in _text(client.get("/settings"))
+
+
+def test_a_failed_renewal_check_has_a_headline_of_its_own(client, operator, vendor, keys):
+    from webapp.redemption import RedeemError
+
+    client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"})
+    vendor.fail = RedeemError("code_discarded", "This authorization code was refunded at the marketplace.", 422)
+    html = _text(client.post("/settings/renewal-check", headers=HX))
+    assert re.search(r'id="license-error"[^>]*><strong>Check for renewal failed.</strong> This authorization code '
+                     r"was refunded at the marketplace.</div>", html)
+    # a key the vendor sends that this environment refuses: the codec's own headline, once
+    vendor.fail = None
+    vendor.current = keys.make(seq=9, install_id="0123456789abcdef0123456789abcdef")
+    html = unescape(_text(client.post("/settings/renewal-check", headers=HX)))
+    assert re.search(r'id="license-error"[^>]*><strong>This key is for another environment.</strong> It was issued '
+                     r"for install ID 0123456789abcdef0123456789abcdef", html)
+    assert html.count("another environment") == 1
+
+
+def test_a_pasted_newer_key_says_renewed_or_updated(client, operator, keys, clock):
+    client.post("/settings/license", data={"product_key": keys.make(seq=1, aku=20, days=30)})
+    html = _text(client.post("/settings/license", data={"product_key": keys.make(seq=2, aku=40, days=30)}, headers=HX))
+    assert _message(html) == "Updated to 40 AKU (was 20 AKU) until 2026-12-01 09:00 UTC, key sequence 2."
+    html = _text(client.post("/settings/license", data={"product_key": keys.make(seq=3, aku=40, days=60)}, headers=HX))
+    assert _message(html) == "Renewed until 2026-12-31 09:00 UTC (was 2026-12-01 09:00 UTC), 40 AKU, key sequence 3."
 
 
 # --- Instances ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import click
 
 from ..cli import license_cli, require_side, say
+from ..timefmt import for_people
 
 
 @license_cli.command("status")
@@ -17,7 +18,8 @@ def status() -> None:
     lic = current_license()
     click.echo(json.dumps(lic.to_json(), indent=2, ensure_ascii=False))
     t = lic.terms
+    left = "expired" if lic.expired else f"{lic.time_left} left"
     say(
         f"Install ID {lic.install_id}: {lic.status_label}, {lic.aku_in_use} of {t.aku} AKU in use, "
-        f"until {t.expires_at:%Y-%m-%d %H:%M} UTC ({lic.days_left} days left)."
+        f"until {for_people(t.expires_at)} ({left})."
     )

@@ -36,7 +36,11 @@ def _body(limit: int = MAX_LICENSE_BODY) -> dict | None:
 
 
 def _key_error(exc: product_key.ProductKeyError):
+    """422 with the codec's plain message, the member at fault (``field``) and, for a key that
+    cannot be read or trusted, the precise technical ``reason`` (for scripts and support)."""
     extra = {"field": exc.field} if exc.field else {}
+    if exc.details.get("reason"):
+        extra["reason"] = exc.details["reason"]
     return api_error(exc.code, exc.message, 422, **extra)
 
 

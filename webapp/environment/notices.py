@@ -21,11 +21,11 @@ def badge() -> Badge | None:
         return None
     lic = store.current_license()
     status = lic.status
+    kind = "Trial" if lic.terms.is_trial else "License"
     if status == "expired":
-        title = f"License expired on {lic.terms.expires_at:%Y-%m-%d}"
+        title = f"{kind} expired on {sm.format_day(lic.terms.expires_at)}"
     else:
-        kind = "Trial" if lic.terms.is_trial else "License"
-        title = f"{kind}: {sm.days_phrase(lic.days_left)} left, {lic.aku} AKU"
+        title = f"{kind}: {lic.time_left} left, {lic.aku} AKU"
     return Badge(lic.status_level, lic.status_label, title)
 
 
@@ -66,13 +66,13 @@ def license_banners(
         elif status == "expiring":
             level = "warning"
             if t.is_trial:
-                title = f"The trial expires in {sm.days_phrase(lic.days_left)}."
+                title = f"The trial expires in {lic.time_left}."
             else:  # the title says what to do; the text says where
-                title = f"The license expires in {sm.days_phrase(lic.days_left)}: renew on the marketplace, then re-activate."
+                title = f"The license expires in {lic.time_left}: renew on the marketplace, then re-activate."
                 next_step = "After renewing, apply the new product key: " + lic.where_to_apply
             text = f"On {until} creating and growing instances stops; running instances keep running. " + next_step
         else:
-            level, title = "info", f"Free trial: {sm.days_phrase(lic.days_left)} left."
+            level, title = "info", f"Free trial: {lic.time_left} left."
             text = f"{t.aku} AKU until {until}. " + next_step
         if purchase_url:
             link_url, link_text = purchase_url, buy

@@ -5,14 +5,16 @@ Every function takes the time it should use (``now``), so tests drive it with a 
 - :class:`Terms` is what runs: the built-in trial (:func:`trial_terms`) or an applied product
   key (:func:`terms_from_key`).
 - :class:`LicenseState` is the terms seen at an effective time with the capacity in use: its
-  ``status`` (``expired`` before ``expiring`` before ``trial``/``active``), ``days_left``, the
+  ``status`` (``expired`` before ``expiring`` before ``trial``/``active``), ``days_left`` (for
+  the API: whole days, rounded down) and ``time_left`` (for people: :func:`time_left`), the
   capacity checks (:meth:`LicenseState.check_create`, :meth:`LicenseState.check_resize`) and
   the JSON document of ``GET /api/v1/environment`` (:meth:`LicenseState.to_json`).
 - :func:`effective_now` and :func:`high_water_due` are the clock rollback protection: the
   environment remembers the latest time it has seen, and time never runs backwards for the
   license, so moving the clock back never revives an expired license.
 - :func:`check_key` is steps 4-7 of applying a verified key (``product_key.check_applicable``
-  against the running terms); :func:`preview` compares a key with what runs now.
+  against the running terms); :func:`preview` compares a key with what runs now, and
+  :func:`change_summary` says what applying it changed.
 """
 from __future__ import annotations
 
@@ -190,11 +192,30 @@ def clock_moved_back(clock: datetime, high_water: datetime | None, tolerance: ti
 
 
 def days_left(expires_at: datetime, now: datetime) -> int:
-    """Whole days until expiry, rounded down; 0 once expired."""
+    """Whole days until expiry, rounded down; 0 once expired (the JSON API's ``daysLeft``)."""
     remaining = _utc(expires_at) - _utc(now)
     if remaining <= timedelta(0):
         return 0
     return remaining // DAY
+
+
+def time_left(expires_at: datetime, now: datetime) -> str:
+    """The time until expiry as the pages say it: "14 days", "1 day", "less than a day", or
+    "none" once expired (callers say "expired" instead).
+
+    Days are counted up, as people count the days they still have: a 14-day trial has 14 days
+    left for the whole of its first day, 2 days when 24 hours and a second remain, and then,
+    from 24 hours left, 1 day. Under 24 hours it says "less than a day", never "0 days". The
+    exact expiry is always shown beside it. (The JSON API's ``daysLeft`` rounds down:
+    :func:`days_left`.)
+    """
+    remaining = _utc(expires_at) - _utc(now)
+    if remaining <= timedelta(0):
+        return "none"
+    if remaining < DAY:
+        return "less than a day"
+    days = -(-remaining // DAY)  # rounded up
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def status_of(terms: Terms, now: datetime, expiring_days: int) -> str:
@@ -251,7 +272,13 @@ class LicenseState:
 
     @property
     def days_left(self) -> int:
+        """Whole days left, rounded down (the API's ``daysLeft``)."""
         return days_left(self.terms.expires_at, self.now)
+
+    @property
+    def time_left(self) -> str:
+        """The time left as people read it ("14 days", "less than a day"): :func:`time_left`."""
+        return time_left(self.terms.expires_at, self.now)
 
     # -- capacity
 
@@ -337,11 +364,38 @@ class LicenseState:
 format_day = for_people  # a time as people read it on the pages: ``2026-12-28 10:00 UTC``
 
 
-def days_phrase(n: int) -> str:
-    """Days left in words: "less than a day", "1 day", "12 days"."""
-    if n <= 0:
-        return "less than a day"
-    return "1 day" if n == 1 else f"{n} days"
+def change_summary(before: Terms, after: Terms) -> str:
+    """What applying a new key changed, in one sentence for the page (and the flash).
+
+    - over the built-in trial, or from a trial to a purchase: "Activated: 40 AKU until …";
+    - a later expiry: "Renewed until … (was …)";
+    - other AKU: "Updated to 40 AKU (was 20 AKU) until …" (a specification change);
+    - both: "Renewed until … (was …) and updated to 40 AKU (was 20 AKU)";
+    - an earlier expiry: "Now valid until … (was …)";
+    - a trial extension over a trial extension: "Trial extended until … (was …)";
+    - the same AKU and expiry: "Activated key sequence 3: still 40 AKU until …".
+    """
+    until, was = format_day(after.expires_at), format_day(before.expires_at)
+    seq = f"key sequence {after.seq}"
+    if before.is_builtin_trial or (before.is_trial and not after.is_trial):
+        return (
+            f"Activated: {after.aku} AKU until {until} ({seq}). "
+            "You can create instances up to the licensed capacity."
+        )
+    aku = f"{after.aku} AKU (was {before.aku} AKU)"
+    if after.expires_at > before.expires_at and before.is_trial and after.is_trial:
+        return f"Trial extended until {until} (was {was}), {after.aku} AKU, {seq}."
+    if after.expires_at > before.expires_at:
+        if after.aku != before.aku:
+            return f"Renewed until {until} (was {was}) and updated to {aku}, {seq}."
+        return f"Renewed until {until} (was {was}), {after.aku} AKU, {seq}."
+    if after.expires_at < before.expires_at:
+        if after.aku != before.aku:
+            return f"Updated to {aku}, now valid until {until} (was {was}), {seq}."
+        return f"Now valid until {until} (was {was}), {after.aku} AKU, {seq}."
+    if after.aku != before.aku:
+        return f"Updated to {aku} until {until}, {seq}."
+    return f"Activated {seq}: still {after.aku} AKU until {until}."
 
 
 # --------------------------------------------------------------------------------------------

@@ -233,10 +233,13 @@ def verify(text: str) -> product_key.ProductKey:
         return trust.verify(text)
     except trust.TrustConfigError as exc:
         log.error("environment: trusted public keys unreadable: %s", exc)
+        headline = "This environment cannot check product keys."
         raise product_key.ProductKeyError(
             "signature_invalid",
-            f"This environment cannot check keys: its trusted vendor keys are misconfigured ({exc}). "
-            "Ask the administrator to fix LICENSE_PUBLIC_KEYS.",
+            f"{headline} Its trusted vendor keys are misconfigured ({exc}): ask the administrator "
+            "to fix LICENSE_PUBLIC_KEYS.",
+            headline=headline,
+            details={"reason": "the trusted public keys are misconfigured"},
         ) from None
 
 
@@ -252,7 +255,7 @@ def _checked(text: str, *, actor: str | None, source: str) -> tuple[sm.LicenseSt
         key = verify(text)
         already = sm.check_key(key, before)
     except product_key.ProductKeyError as exc:
-        record_refusal(text, exc.code, exc.message, actor=actor, source=source)
+        record_refusal(text, exc.code, exc.message, actor=actor, source=source, reason=exc.details.get("reason"))
         raise
     return before, key, already
 
@@ -333,10 +336,11 @@ def apply_key(
     ).rowcount
     if done != 1:  # a newer key was applied between the check and this write
         db.session.rollback()
+        headline = "A newer key was applied at the same moment."
         exc = product_key.ProductKeyError(
             "older_key",
-            "A newer key was applied at the same moment, so this one cannot replace it. "
-            "Apply the newest key the vendor issued for this environment.",
+            f"{headline} This one cannot replace it: apply the newest key the vendor issued for this environment.",
+            headline=headline,
         )
         record_refusal(text, exc.code, exc.message, actor=actor, source=source)
         raise exc
@@ -394,8 +398,11 @@ def record_refusal(
     actor: str | None = None,
     source: str = "product_key",
     reference: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """A refused key (or redemption) in the activation history and the audit log."""
+    """A refused key (or redemption) in the activation history and the audit log. ``reason``, the
+    codec's precise technical reason, goes to the audit log only (for support): the history
+    keeps the message people read."""
     actor = actor or audit.current_actor_name()
     db.session.rollback()
     seen: dict = {}
@@ -426,7 +433,7 @@ def record_refusal(
         subject=f"license:{seen['id']}" if "id" in seen else None,
         install_id=row.install_id,
         after={"code": code, "seq": seen.get("seq"), "source": source},
-        detail=message,
+        detail=message + (f" (reason: {reason})" if reason else ""),
     )
     db.session.commit()
 

@@ -11,8 +11,9 @@ from flask import Blueprint, flash, redirect, request, url_for
 from .. import product_key
 from ..htmx import done, render, trigger, wants_fragment
 from ..redemption import RedeemError
+from ..timefmt import for_people
 from . import state as sm
-from . import store
+from . import store, wording
 from .online import online_configured
 from .plugin import operator_page
 
@@ -20,16 +21,10 @@ bp = Blueprint("environment", __name__)
 
 LICENSE_EVENTS = ("license-changed", "activation-recorded")
 
-# The headline of each refusal; the codec's message below it says why and what to do.
-REFUSAL_TITLES = {
-    "malformed_key": "This is not a valid product key.",
-    "signature_invalid": "This key cannot be trusted.",
-    "wrong_install_id": "This key is for another environment.",
-    "clock_skew": "This key was issued in the future of this environment's clock.",
-    "not_yet_valid": "This key is not valid yet.",
-    "key_expired": "This key has expired.",
-    "older_key": "This key is older than the running license.",
-}
+# The headline of an error box on the license card after Check for renewal (the vendor's
+# refusals carry none of their own; a refused key's headline is the first sentence of the
+# codec's message: wording.error_parts).
+RENEWAL_CHECK_FAILED = "Check for renewal failed."
 
 
 HISTORY_SHOWN = 50
@@ -109,12 +104,22 @@ def apply():
 
 
 def _applied_message(applied: store.Applied) -> str:
+    """What applying a key did: a first activation, a renewal, a specification change (or both),
+    in the words of :func:`state.change_summary`; the same key again changes nothing."""
     t = applied.state.terms
     if applied.already_active:
         return f"This key (sequence {t.seq}) is already active: nothing changed."
+    return sm.change_summary(applied.before.terms, t)
+
+
+def no_renewal_message(lic: sm.LicenseState) -> str:
+    """Check for renewal found nothing newer: said so, with what runs and when it was checked,
+    so that it never reads like an activation (nor like the previous check's answer)."""
+    t = lic.terms
     return (
-        f"Activated: {t.aku} AKU until {t.expires_at:%Y-%m-%d %H:%M} UTC "
-        f"(key sequence {t.seq}). You can create instances up to the licensed capacity."
+        f"No renewal yet: key sequence {t.seq} ({t.aku} AKU until {for_people(t.expires_at)}) is the "
+        f"newest key the vendor has for authorization code {lic.authorization_code}. "
+        f"Checked at {for_people(lic.now)}."
     )
 
 
@@ -130,9 +135,9 @@ def renewal_check():
             return redirect(url_for(".settings"), code=303)
         return trigger(_license_card(status, error=exc), "activation-recorded")
     if applied.already_active:
-        message = "No renewal yet: the running key is the latest the vendor has for this authorization code."
+        message = no_renewal_message(applied.state)
         return done(message, url_for(".settings"), fragment=_license_card(message=message))
-    message = "Renewed. " + _applied_message(applied)
+    message = _applied_message(applied)
     return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=_license_card(message=message))
 
 
@@ -152,10 +157,12 @@ def redeem():
         )
         return trigger(response, "activation-recorded")
     message = _applied_message(applied)
+    # The answer is said once, in the redeem card where the focus is; the license card comes
+    # along out of band with the new terms.
     fragment = render(
         "environment/settings.html",
         "environment/_redeem_answer.html",
-        **_settings_context(code_message=message, message=message),
+        **_settings_context(code_message=message),
     )
     return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=fragment)
 
@@ -238,14 +245,15 @@ def _status(exc: Exception) -> int:
 # Template helpers
 
 
-bp.add_app_template_filter(sm.days_phrase, "env_days")
-
-
 @bp.app_context_processor
 def labels():
     return {
         "env_status_labels": sm.STATUS_LABELS,
         "env_channel_labels": sm.CHANNEL_LABELS,
         "env_type_labels": sm.TYPE_LABELS,
-        "env_refusal_titles": REFUSAL_TITLES,
+        "env_sources": wording.SOURCES,
+        "env_refusal_reason": wording.refusal_reason,
+        "env_error_parts": wording.error_parts,
+        "env_history_key": wording.history_key,
+        "env_renewal_check_failed": RENEWAL_CHECK_FAILED,
     }
