@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make run    start the demo app (SQLite, in-process marketplace simulator, dev signing key)
 #   make test   run the whole test suite (installs Chromium for the browser tests when root)
+# and the CLI from the venv they make, no venv active: .venv/bin/flask --app wsgi users token EMAIL
 PYTHON ?= python3
 VENV := .venv
 HOST ?= 127.0.0.1

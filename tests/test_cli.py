@@ -1,12 +1,16 @@
 """`flask license ...` and `flask users ...`: machine output on stdout, people's on stderr."""
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import click
 import pytest
+from flask.cli import ScriptInfo
 
 from webapp import product_key, signing_keys
 from webapp.extensions import db
@@ -174,7 +178,7 @@ def test_vendor_start_without_a_key_generates_a_dev_key_and_warns(tmp_path):
 def test_require_signing_key_refuses_to_start(tmp_path):
     assert _run(tmp_path, "db", "upgrade").returncode == 0
     result = _run(tmp_path, "license", "public-keys", LICENSE_REQUIRE_SIGNING_KEY="1")
-    assert result.returncode != 0 and "flask license keygen" in result.stderr
+    assert result.returncode != 0 and "--app wsgi license keygen` first" in result.stderr
 
 
 def test_missing_data_key_is_named(tmp_path):
@@ -196,3 +200,143 @@ def test_an_environment_without_public_keys_says_so_at_start(tmp_path):
     result = _run(tmp_path, "db", "upgrade", LICENSE_ROLE="environment")
     assert result.returncode == 0
     assert "LICENSE_PUBLIC_KEYS is not set" in result.stderr
+
+
+# -- Commands as README.md writes them: `.venv/bin/flask --app wsgi ...`, saying only what they mean
+
+ROOT = Path(__file__).resolve().parent.parent
+# The venv's flask, as README.md runs it from the clone (".venv/bin/flask" under `make test`).
+FLASK_BIN = os.path.relpath(Path(sys.executable).parent / "flask", ROOT)
+PREFIX = ".venv/bin/flask --app wsgi"
+
+
+def _flask(tmp_path, *args, input=None, **env):
+    """FLASK_BIN --app wsgi ARGS from the clone, as a person runs it: the demo unless env says
+    otherwise, its instance folder in tmp_path."""
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("LICENSE_", "FLASK_", "MARKETPLACE_", "ALIBABA_"))
+                and k not in ("SECRET_KEY", "DATABASE_URL")}
+    full_env.update(LICENSE_INSTANCE_PATH=str(tmp_path), **env)
+    return subprocess.run([FLASK_BIN, "--app", "wsgi", *args], cwd=ROOT, env=full_env, input=input,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _said(result):
+    """The lines a command wrote for people, less the demo's note on LICENSE_ROLE=both."""
+    return [line for line in result.stderr.splitlines()
+            if line and not line.startswith("note: LICENSE_ROLE=both")]
+
+
+def test_demo_commands_print_no_alembic_lines(tmp_path):
+    first = _flask(tmp_path, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "INFO" not in first.stderr and "alembic" not in first.stderr, first.stderr
+    said = _said(first)
+    # The first start lists what it made, with commands written the way this one was run.
+    assert said[0].startswith("warning: no signing key configured; generated development key 'dev-")
+    assert said[0].endswith(f"Run `{FLASK_BIN} --app wsgi license keygen` for a production key.")
+    assert said[1] == (f"Demo accounts (passwords shown once; `{FLASK_BIN} --app wsgi users create EMAIL "
+                       "--role ROLE` makes more):")
+    assert [line.split()[:2] for line in said[2:4]] == [["admin", "admin@example.com"],
+                                                        ["operator", "operator@example.com"]]
+    # The demo migrated at start, so the explicit upgrade has nothing left to do, and says so.
+    assert re.fullmatch(r"Database already at \w+: nothing to upgrade\.", said[4]) and len(said) == 5
+
+    token = _flask(tmp_path, "users", "token", "admin@example.com")
+    assert token.returncode == 0 and token.stdout.startswith("lic_")
+    assert _said(token) == ["New API token for admin@example.com (admin); it is shown only this once:"]
+
+    status = _flask(tmp_path, "license", "status")
+    assert status.returncode == 0 and json.loads(status.stdout)["license"]["status"] == "trial"
+    assert len(_said(status)) == 1 and _said(status)[0].startswith("Install ID ")
+
+    created = _flask(tmp_path, "users", "create", "ops@example.com", "--role", "operator", "--password-stdin",
+                     input="a long password\n")
+    assert created.returncode == 0 and created.stdout == ""
+    assert _said(created) == ["Created ops@example.com with role operator."]
+
+
+def test_flask_db_upgrade_says_in_one_line_what_it_did(tmp_path):
+    env = dict(SECRET_KEY="s", LICENSE_DATA_KEY="d", LICENSE_ROLE="environment",
+               LICENSE_PUBLIC_KEYS=str(tmp_path / "keys.json"), DATABASE_URL=f"sqlite:///{tmp_path / 'e.db'}")
+    (tmp_path / "keys.json").write_text("{}")
+    result = _flask(tmp_path, "db", "upgrade", **env)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"Database upgraded from empty to \w+ \(\d+ migrations\)\.\n", result.stderr), result.stderr
+    again = _flask(tmp_path, "db", "upgrade", **env)
+    assert re.fullmatch(r"Database already at \w+: nothing to upgrade\.\n", again.stderr), again.stderr
+
+
+def _documented_commands():
+    """Every flask command line in README.md and docs/*.md: in shell code blocks, in inline code,
+    and the rows of README's CLI table. Yields (where, program and app, command words)."""
+    program = re.compile(r"(?:(?<=^)|(?<=[\s(`]))([\w./-]*flask)\s+(?:(--app\s+\S+)\s*)?([^`\n)|>]*)")
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        pieces = []
+        for block in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
+            if block.group(1) in ("", "sh", "bash", "console"):
+                pieces += block.group(2).splitlines()
+        prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+        pieces += [span.replace("\n", " ") for span in re.findall(r"`([^`]+)`", prose)]
+        for piece in pieces:
+            for match in program.finditer(piece):
+                yield f"{path.name}: {piece.strip()}", " ".join(filter(None, match.group(1, 2))), _words(match.group(3))
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index(f"| `{PREFIX}` ... |"):].split("\n\n")[0].splitlines()[2:]
+    assert len(table) >= 5
+    for row in table:
+        yield f"README.md CLI table: {row[:40]}", PREFIX, _words(re.match(r"\| `([^`]*)`", row).group(1))
+
+
+def _words(command):
+    """The command's name: its leading lowercase words (`license reconcile [--issue]`)."""
+    return re.match(r"((?:[a-z][a-z-]*(?:\s+|$))*)", command).group(1).split()
+
+
+def test_every_documented_flask_command_runs_as_written(tmp_path):
+    found = list(_documented_commands())
+    assert len(found) > 20
+    wrong = [where for where, program, _ in found if program != PREFIX]
+    assert wrong == [], f"write commands as `{PREFIX} ...` (a bare `flask` fails on a fresh machine): {wrong}"
+    groups = {}
+    for where, _, words in found:
+        if words:  # `.venv/bin/flask --app wsgi COMMAND` names none
+            assert len(words) >= 2, where
+            groups.setdefault(words[0], {})[words[1]] = where
+    assert set(groups) == {"db", "license", "users"}
+    env = dict(SECRET_KEY="s", LICENSE_DATA_KEY="d", LICENSE_SIGNING_KEY_PASSPHRASE="p",
+               DATABASE_URL=f"sqlite:///{tmp_path / 'help.db'}")
+    for group, commands in groups.items():
+        result = _flask(tmp_path, group, "--help", **env)
+        assert result.returncode == 0, result.stderr
+        listed = set(re.findall(r"^  ([a-z][a-z-]*)\s", result.stdout.split("Commands:")[1], re.M))
+        missing = {where for name, where in commands.items() if name not in listed}
+        assert not missing, f"no such command: {missing}"
+
+
+def test_hints_are_written_the_way_the_command_was_run(monkeypatch, tmp_path):
+    from webapp.cli import FLASK, command_line
+
+    assert FLASK == PREFIX
+    assert command_line("license keygen") == f"{PREFIX} license keygen"  # not the flask command: README's way
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    with click.Context(click.Command("flask"), obj=ScriptInfo(app_import_path="wsgi")):
+        monkeypatch.setattr(sys, "argv", [".venv/bin/flask", "--app", "wsgi", "license", "reconcile"])
+        assert command_line("license reconcile --issue") == ".venv/bin/flask --app wsgi license reconcile --issue"
+        monkeypatch.setenv("FLASK_APP", "wsgi")  # the app is named by the environment
+        assert command_line("license keygen") == ".venv/bin/flask license keygen"
+        program = tmp_path / "bin" / "flask"  # on PATH (a venv activated): its name alone
+        program.parent.mkdir()
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+        monkeypatch.setenv("PATH", str(program.parent))
+        monkeypatch.setattr(sys, "argv", [str(program), "users", "token", "x@example.com"])
+        assert command_line("users token EMAIL") == "flask users token EMAIL"
+        monkeypatch.setattr(sys, "argv", ["/opt/python/lib/flask/__main__.py"])  # python -m flask
+        assert command_line("users token EMAIL") == f"{PREFIX} users token EMAIL"
+
+
+def test_the_login_page_names_the_command_that_makes_an_account(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert f"<code>{PREFIX} users create EMAIL --role ROLE</code>" in page

@@ -1,4 +1,5 @@
 """Migrations from an empty database give exactly the models' schema."""
+import logging
 import os
 import subprocess
 import sys
@@ -50,3 +51,22 @@ def test_flask_db_upgrade_command(tmp_path):
     assert result.returncode == 0, result.stderr
     engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     assert "audit_events" in inspect(engine).get_table_names()
+    # One line says what it did, instead of Alembic's INFO lines.
+    assert "INFO" not in result.stderr and "Database upgraded from empty to " in result.stderr
+
+
+def test_a_migration_the_app_runs_says_nothing_and_leaves_logging_alone(tmp_path, caplog):
+    """As the demo migrates at start: no Alembic INFO, the app's loggers enabled, the root
+    logger's handlers (here pytest's) untouched, Alembic's level as it was."""
+    app_logger = logging.getLogger("webapp.some_module")
+    root = logging.getLogger()
+    caplog.set_level(logging.INFO)
+    handlers, alembic_level = list(root.handlers), logging.getLogger("alembic").level
+    app = _app(tmp_path)
+    with app.app_context():
+        upgrade()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+    assert not app_logger.disabled and app_logger.isEnabledFor(logging.WARNING)
+    assert root.handlers == handlers and logging.getLogger("alembic").level == alembic_level
+    app_logger.warning("still heard")
+    assert "still heard" in caplog.text

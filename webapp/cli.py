@@ -1,4 +1,4 @@
-"""`flask license ...` and `flask users ...`.
+"""`flask license ...` and `flask users ...` (run as `.venv/bin/flask --app wsgi ...`, see README.md).
 
 Machine output (keys, JSON, tokens) goes to stdout; everything for people to stderr, so
 scripts can capture one without the other. A command of the other side exits 2.
@@ -6,19 +6,53 @@ scripts can capture one without the other. A command of the other side exits 2.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import shutil
 import sys
 from datetime import datetime, timedelta, timezone
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from . import audit, product_key
 from .extensions import db
 
 license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
 users_cli = AppGroup("users", help="Accounts and API tokens.")
+
+
+# How README.md runs a command: the venv's flask (`make run` and `make venv` make .venv), from
+# the clone, naming the app. Works on a fresh machine with no venv active.
+FLASK = ".venv/bin/flask --app wsgi"
+
+
+def command_line(args: str) -> str:
+    """`flask ARGS` written so that it can be pasted as is: the way this process was started
+    when it is the flask command (`.venv/bin/flask --app wsgi ...` from `make run`, `flask ...`
+    in a shell with the venv active or FLASK_APP set), and otherwise (gunicorn, a web page,
+    the tests) the way README.md writes it."""
+    return f"{_this_flask() or FLASK} {args}"
+
+
+def _this_flask() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    info = ctx.find_object(ScriptInfo) if ctx is not None else None
+    program = sys.argv[0] if sys.argv else ""
+    if info is None or os.path.basename(program) != "flask":
+        return None
+    if os.path.isabs(program):
+        on_path = shutil.which("flask")
+        if on_path and os.path.realpath(on_path) == os.path.realpath(program):
+            program = "flask"
+        elif not (relative := os.path.relpath(program)).startswith(".."):
+            program = relative if "/" in relative else "./" + relative
+    words = [program]
+    if info.app_import_path and os.environ.get("FLASK_APP") != info.app_import_path:
+        words += ["--app", info.app_import_path]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def say(message: str) -> None:
@@ -49,7 +83,8 @@ def keygen(kid: str | None) -> None:
         sys.exit(2)
     key = signing_keys.generate(kid)
     audit.record("signing_key_generated", actor="cli", subject=f"kid:{key.kid}", commit=True)
-    say(f"New active signing key {key.kid}. Ship `flask license public-keys` with environment builds.")
+    say(f"New active signing key {key.kid}. Ship what `{command_line('license public-keys')}` prints "
+        "with environment builds.")
     click.echo(key.kid)
 
 
@@ -191,3 +226,5 @@ def init_app(app) -> None:
                 raise
     app.cli.add_command(license_cli)
     app.cli.add_command(users_cli)
+    # Pages that tell people to run a command write it the same way (the login page).
+    app.jinja_env.globals["license_command"] = command_line

@@ -15,6 +15,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from . import audit
+from .cli import command_line
 from .extensions import db
 from .models.accounts import User
 
@@ -54,7 +55,8 @@ def _prepare(app: Flask) -> None:
             lines.append(f"  {role:<9} {email:<24} {password}")
         db.session.commit()
         print(
-            "\nDemo accounts (shown once; `flask --app wsgi users create` makes more):\n"
+            "\nDemo accounts (passwords shown once; "
+            f"`{command_line('users create EMAIL --role ROLE')}` makes more):\n"
             + "\n".join(lines)
             + "\n",
             file=sys.stderr,

@@ -282,8 +282,8 @@ class LicensePlatform:
         if role == "environment" and not app.config.get("LICENSE_PUBLIC_KEYS"):
             print(
                 "warning: LICENSE_PUBLIC_KEYS is not set: this environment trusts no vendor key, "
-                "so no product key can be activated. Set it to the file `flask license public-keys` "
-                "prints on the vendor side.",
+                "so no product key can be activated. Set it to the file "
+                f"`{cli.command_line('license public-keys')}` prints on the vendor side.",
                 file=sys.stderr,
             )
         if state.vendor and not app.config.get("LICENSE_SKIP_SIGNING_KEY_CHECK"):

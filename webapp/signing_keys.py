@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import inspect, update
 from sqlalchemy.exc import IntegrityError
 
+from .cli import command_line
 from .extensions import db
 from .models.signing import SigningKey
 
@@ -111,7 +112,7 @@ def ensure_active_key(app) -> None:
         if app.config.get("LICENSE_REQUIRE_SIGNING_KEY"):
             raise SigningKeyMissing(
                 "LICENSE_REQUIRE_SIGNING_KEY=1 and there is no active signing key: "
-                "run `flask license keygen` first"
+                f"run `{command_line('license keygen')}` first"
             )
         try:
             key = generate(dev=True)
@@ -121,6 +122,6 @@ def ensure_active_key(app) -> None:
         print(
             f"warning: no signing key configured; generated development key {key.kid!r}. "
             "Environments outside role 'both' refuse dev- keys. "
-            "Run `flask license keygen` for a production key.",
+            f"Run `{command_line('license keygen')}` for a production key.",
             file=sys.stderr,
         )

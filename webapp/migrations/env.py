@@ -1,6 +1,8 @@
 import logging
+import sys
 from logging.config import fileConfig
 
+import click
 from flask import current_app
 
 from alembic import context
@@ -9,12 +11,55 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the loggers the app made before migrating (the demo migrates at start), so its
-# warnings are not silenced.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+def _flask_db_command():
+    """The `flask db ...` command being run (upgrade, migrate, ...), or None when the app
+    migrates by itself (the demo at start, before any command runs; a host; the tests)."""
+    names = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return names[2] if len(names) >= 3 and names[1] == "db" else None
+
+
+db_command = _flask_db_command()
+alembic_logger = logging.getLogger('alembic')
+alembic_level = alembic_logger.level
+if db_command is not None:
+    # Alembic's own command: logging as alembic.ini says (so that `flask db migrate` lists
+    # what it detected), keeping the app's loggers enabled. The lines about the connection
+    # ("Context impl SQLiteImpl.") and each step ("Running upgrade ...") give way to the one
+    # line _say_what_was_done prints; the plugins set up for autogenerate go unsaid.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+    for name in ('alembic.runtime.migration', 'alembic.runtime.plugins'):
+        logging.getLogger(name).setLevel(logging.WARNING)
+elif alembic_level == logging.NOTSET:
+    # A migration the app runs itself says nothing unless something goes wrong, and leaves
+    # the app's (or its host's) logging as it was; a level set on Alembic's logger is kept.
+    alembic_logger.setLevel(logging.WARNING)
 logger = logging.getLogger('alembic.env')
+applied = []  # the steps run, for the line a `flask db` command prints
+
+
+def _say_what_was_done(heads):
+    """One line on stderr for `flask db upgrade`, `downgrade` and `stamp`."""
+    if db_command is None:
+        return
+
+    def revisions(ids):
+        return ", ".join(ids) or "empty"
+
+    if applied:
+        first, last = applied[0], applied[-1]
+        verb = "stamped" if last.is_stamp else "upgraded" if last.is_upgrade else "downgraded"
+        steps = sum(1 for step in applied if not step.is_stamp)
+        print(f"Database {verb} from {revisions(first.source_revision_ids)} to "
+              f"{revisions(last.destination_revision_ids)}"
+              + (f" ({steps} migration{'' if steps == 1 else 's'})." if steps else "."),
+              file=sys.stderr)
+    elif db_command == "upgrade":
+        print(f"Database already at {revisions(heads)}: nothing to upgrade.", file=sys.stderr)
 
 
 def get_engine():
@@ -91,20 +136,36 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    def record_step(*, step, **kwargs):
+        applied.append(step)
+
     connectable = get_engine()
 
     with connectable.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            on_version_apply=[record_step, *_as_list(conf_args.get("on_version_apply"))],
+            **{k: v for k, v in conf_args.items() if k != "on_version_apply"}
         )
 
         with context.begin_transaction():
             context.run_migrations()
+        heads = context.get_context().get_current_heads()
+    _say_what_was_done(heads)
 
 
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+def _as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+try:
+    if context.is_offline_mode():
+        run_migrations_offline()
+    else:
+        run_migrations_online()
+finally:
+    if db_command is None:
+        alembic_logger.setLevel(alembic_level)

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from ..cli import license_cli, require_side, say
+from ..cli import command_line, license_cli, require_side, say
 
 
 @license_cli.command("reconcile")
@@ -47,7 +47,7 @@ def reconcile_command(issue_keys: bool, concurrency: int | None, show_all: bool,
     say(f"Checked {counts['checked']} code(s): {needs} need a new key, {lost} expired or discarded, "
         f"{counts['unreadable']} could not be read" + (f", {counts['issued']} key(s) issued." if issue_keys else "."))
     if needs and not issue_keys:
-        say("Run `flask license reconcile --issue` (or use the Needs attention page) to issue them.")
+        say(f"Run `{command_line('license reconcile --issue')}` (or use the Needs attention page) to issue them.")
     failed = any(f.issue_error is not None for f in report.findings)
     if counts["unreadable"] or failed:
         sys.exit(1)
