@@ -118,7 +118,6 @@ class PlatformState:
                 found.extend(provider() or [])
         return found
 
-
     def host_lets_in(self) -> bool:
         """Whether the host console's `login_check` admits the current visitor.
 
