@@ -1107,3 +1107,98 @@ def test_node_verifier_refuses_what_we_refuse(node_verifier):
     tampered = hand_made(terms(aku=400), signed_license=terms())
     assert node_verifier(tampered, pems) == {"refused": "signature_invalid"}
     assert "unknown kid" in node_verifier(hand_made(kid="2031-05-z"), pems)["refused"]
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/product-key.md, "What people read": every message quoted there is the codec's own
+
+
+def _real_refusals() -> list[ProductKeyError]:
+    """One refusal of every kind the codec makes (each headline, each way a message goes on), with
+    the reasons the page quotes."""
+    found = []
+
+    def catch(call, *args, **kwargs):
+        with pytest.raises(ProductKeyError) as info:
+            call(*args, **kwargs)
+        found.append(info.value)
+
+    for text in ("A" * 20000, " \n ", ["k"], "not a key!", b64("[1]"), "DEMO-AKU20-READY-7K3Q",
+                 b64(b'{"installId":"\xff"}'), b64('{"installId":"x","license":{}}'),
+                 b64('{"installId":"x","license":{"aku":1,"aku":2}}'),
+                 hand_made(kid="another-vendor-key"), hand_made(signature="abc"),
+                 hand_made(signed_license=terms(aku=4000)), hand_made(terms(seq=0)), hand_made(terms(seq=...)),
+                 hand_made(terms(notBefore="2026-12-28T10:00:00Z")), hand_made(terms(format=2))):
+        catch(pk.verify, text, TRUSTED)
+    golden = pk.verify(GOLDEN_KEY, TRUSTED)
+    later = pk.verify(hand_made(terms(notBefore="2026-12-01T00:00:00Z")), TRUSTED)
+    day = ISSUED + timedelta(days=1)
+    for key, now, install_id, running_seq, running_id in (
+        (golden, day, OTHER_INSTALL_ID, 0, None),
+        (golden, ISSUED - timedelta(hours=1), INSTALL_ID, 0, None),
+        (later, day, INSTALL_ID, 0, None),
+        (golden, EXPIRES, INSTALL_ID, 0, None),
+        (golden, day, INSTALL_ID, 4, "another-id"),
+        (golden, day, INSTALL_ID, 3, "another-id"),
+    ):
+        catch(pk.check_applicable, key, install_id=install_id, now=now, running_seq=running_seq,
+              running_id=running_id)
+    return found
+
+
+def _documented_messages() -> list[tuple[str, str, str, list[str]]]:
+    """(error code, headline, the rest with … for the key's values, reasons) of each row."""
+    docs = DOCS.read_text(encoding="utf-8")
+    section = docs[docs.index("### What people read"):]
+    table = section[section.index("\n| error code |") + 1:].split("\n\n")[0].splitlines()[2:]
+    rows = []
+    for line in table:
+        code, _when, headline, rest, reasons = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        rows.append((code.strip("`"), headline, rest, re.findall(r"`([^`]+)`", reasons)))
+    return rows
+
+
+def _pattern(quoted: str) -> re.Pattern:
+    return re.compile(".+?".join(re.escape(part) for part in quoted.split("…")))
+
+
+def test_docs_quote_every_refusal_as_the_codec_writes_it():
+    real = _real_refusals()
+    documented = _documented_messages()
+    assert len(documented) >= 15
+    for code, headline, rest, reasons in documented:
+        same = [e for e in real if e.code == code and e.headline == headline]
+        assert same, f"the codec has no {code} with the headline {headline!r}"
+        assert any(_pattern(rest).fullmatch(e.message[len(headline) + 1:]) for e in same), (
+            f"{code}: no message goes on as documented: {rest!r}; the codec's: "
+            f"{[e.message[len(headline) + 1:] for e in same]}")
+        for reason in reasons:
+            assert any(_pattern(reason).fullmatch(str(e.details.get("reason"))) for e in same), (
+                f"{code}: {reason!r} is not a reason the codec gives; it gives "
+                f"{sorted({str(e.details.get('reason')) for e in same})}")
+    for e in real:
+        assert e.headline and e.message.startswith(e.headline + " ")
+        assert any(code == e.code and headline == e.headline and _pattern(rest).fullmatch(e.message[len(headline) + 1:])
+                   for code, headline, rest, _ in documented), f"docs/product-key.md misses {e.code}: {e.message!r}"
+        if e.code in ("malformed_key", "signature_invalid"):
+            assert e.details.get("reason"), e.message
+
+
+def test_docs_name_every_headline_in_the_codec():
+    """A headline written into the codec later is in the page's table too."""
+    import ast
+
+    source = Path(pk.__file__).read_text(encoding="utf-8")
+    headlines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_error" and len(node.args) >= 2:
+            arg = node.args[1]
+            if isinstance(arg, ast.Constant):
+                headlines.add(arg.value)
+            elif isinstance(arg, ast.Name) and isinstance(getattr(pk, arg.id, None), str):
+                headlines.add(getattr(pk, arg.id))
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["headline"] \
+                and isinstance(node.value, ast.Constant):
+            headlines.add(node.value.value)
+    assert len(headlines) >= 12
+    assert headlines == {headline for _, headline, _, _ in _documented_messages()}

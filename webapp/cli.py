@@ -55,6 +55,21 @@ def _this_flask() -> str | None:
     return " ".join(shlex.quote(word) for word in words)
 
 
+def running_a_command() -> bool:
+    """Whether the `flask` command line is making this app to run one of its commands
+    (`db upgrade`, `license keygen`, `users token`, `--help`), not to serve.
+
+    The flask command makes the app inside click's context, which carries its `ScriptInfo`:
+    while it looks up the command to run, or, for `flask run`, from within the `run` command
+    itself (the only one that serves). gunicorn, a WSGI server importing `wsgi:app`, a host
+    console's factory and the tests make it outside any such context: they serve.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.find_object(ScriptInfo) is None:
+        return False
+    return ctx.command.name != "run"
+
+
 def say(message: str) -> None:
     """For people: stderr."""
     click.echo(message, err=True)
@@ -65,6 +80,30 @@ def require_side(side: str) -> None:
     if state.role not in (side, "both"):
         say(f"error: this command belongs to the {side} side; this deployment runs LICENSE_ROLE={state.role}")
         sys.exit(2)
+
+
+def need_signing_key() -> None:
+    """Before a command signs: what the vendor side checks when it starts serving, which the
+    command line leaves to the commands that sign (so that `license keygen` on a fresh database
+    makes the production key, and no `dev-` one first). With no active key, a `dev-` key is
+    made with a warning, or with `LICENSE_REQUIRE_SIGNING_KEY=1` the command stops (exit 1)."""
+    from .signing_keys import SigningKeyMissing, ensure_active_key
+
+    try:
+        ensure_active_key(current_app._get_current_object())
+    except SigningKeyMissing as exc:
+        say(f"error: {exc}")
+        sys.exit(1)
+
+
+def warn_if_untrusting() -> None:
+    """The start-up warning of an environment that trusts no vendor key, for the commands it
+    concerns (`license status`, `license verify`)."""
+    from .trust import untrusting_warning
+
+    warning = untrusting_warning(current_app)
+    if warning:
+        say(warning)
 
 
 @license_cli.command("keygen")
@@ -89,12 +128,28 @@ def keygen(kid: str | None) -> None:
 
 
 @license_cli.command("public-keys")
-def public_keys() -> None:
-    """Print {kid: PEM} of every signing key (what environments put in LICENSE_PUBLIC_KEYS)."""
+@click.option("--include-dev", is_flag=True,
+              help="Include development keys (kid dev-...) too; the demo always does.")
+def public_keys(include_dev: bool) -> None:
+    """Print {kid: PEM} of every signing key (what environments put in LICENSE_PUBLIC_KEYS).
+
+    Outside the demo, development keys are left out unless --include-dev: environments refuse
+    keys they signed, and a file made for shipping holds only the production keys.
+    """
     require_side("vendor")
     from .signing_keys import public_keys as all_public_keys
 
-    click.echo(json.dumps(all_public_keys(), indent=2, sort_keys=True))
+    keys = all_public_keys()
+    if not include_dev and not current_app.extensions["license_platform"].demo:
+        left_out = sorted(kid for kid in keys if product_key.is_dev_kid(kid))
+        keys = {kid: pem for kid, pem in keys.items() if not product_key.is_dev_kid(kid)}
+        if left_out:
+            say(f"Left out development key(s) {', '.join(left_out)}: environments refuse keys they "
+                "signed (--include-dev lists them too).")
+    if not keys:
+        say(f"error: there is no signing key to print: run `{command_line('license keygen')}` first")
+        sys.exit(1)
+    click.echo(json.dumps(keys, indent=2, sort_keys=True))
 
 
 @license_cli.command("issue")
@@ -117,6 +172,7 @@ def issue(install_id: str, aku: int, days: int, contract: str, key_type: str, re
     if not contract or len(contract) > 128:
         say("error: --contract must be 1 to 128 characters")
         sys.exit(2)
+    need_signing_key()
     now = datetime.now(timezone.utc).replace(microsecond=0)
     record = issue_key(
         install_id=install_id,
@@ -152,8 +208,11 @@ def verify(key: str | None) -> None:
 
     if key is None or key == "-":
         key = sys.stdin.read()
+    vendor = current_app.extensions["license_platform"].vendor
+    if not vendor:
+        warn_if_untrusting()
     try:
-        if current_app.extensions["license_platform"].vendor:
+        if vendor:
             from . import signing_keys
 
             verified = signing_keys.verify(key)
@@ -161,6 +220,8 @@ def verify(key: str | None) -> None:
             verified = trust.verify(key)
     except product_key.ProductKeyError as exc:
         say(f"invalid ({exc.code}): {exc.message}")
+        if exc.details.get("reason"):  # the precise reason, for support
+            say(f"reason: {exc.details['reason']}")
         sys.exit(1)
     click.echo(json.dumps({"installId": verified.install_id, "kid": verified.kid,
                            "license": verified.license.to_json()}, indent=2, ensure_ascii=False))

@@ -1,8 +1,9 @@
 """The demo: one command, no configuration.
 
-On start the schema is migrated, a development signing key made (by the vendor side's
-start-up check), and on the very first start an admin and an operator account are created
-with random passwords that are printed once to stderr.
+On start the schema is migrated, a development signing key made when it starts serving (by
+the vendor side's start-up check; a command of the flask command line that signs makes it
+then), and on the very first start an admin and an operator account are created with random
+passwords that are printed once to stderr.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _prepare(app: Flask) -> None:
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
     state = app.extensions["license_platform"]
-    if state.vendor:
+    if state.vendor and not state.for_command:  # a command that signs makes its own (cli.need_signing_key)
         from .signing_keys import ensure_active_key
 
         ensure_active_key(app)

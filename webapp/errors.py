@@ -14,6 +14,7 @@ from flask import Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .cli import FLASK
 from .htmx import is_htmx
 
 API_PREFIX = "/api/v1"
@@ -37,7 +38,7 @@ CODES = {
 MESSAGES = {
     400: "The request could not be understood.",
     401: "Authentication is required: send 'Authorization: Bearer <token>' "
-    "(create one with `flask users token EMAIL`).",
+    f"(create one with `{FLASK} users token EMAIL`).",
     403: "Your account's role does not allow this.",
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",

@@ -69,6 +69,9 @@ class PlatformState:
     homes: dict[str, str] = field(default_factory=dict)
     # Objects the sides share in role "both" (e.g. the vendor's redemption interface).
     services: dict[str, object] = field(default_factory=dict)
+    # Made by the `flask` command line to run a command, not to serve (`cli.running_a_command`):
+    # the start-up notes and the signing-key check are left to the commands they concern.
+    for_command: bool = False
 
     @property
     def vendor(self) -> bool:
@@ -227,7 +230,10 @@ class LicensePlatform:
             app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(instance_path, "license.db")
         _sqlite_engine_options(app)
 
-        state = PlatformState(role=role, demo=demo, login_check=login_check, current_actor=current_actor)
+        from . import cli
+
+        state = PlatformState(role=role, demo=demo, login_check=login_check, current_actor=current_actor,
+                              for_command=cli.running_a_command())
         app.extensions[EXTENSION_KEY] = state
 
         from . import models  # noqa: F401  (every table registered before Migrate sees them)
@@ -258,7 +264,7 @@ class LicensePlatform:
         _template_context(app, state)
         timefmt.init_app(app)
 
-        from . import accounts, cli, core
+        from . import accounts, core
 
         accounts.init_app(app, state)
         core.init_app(app, state)
@@ -272,24 +278,38 @@ class LicensePlatform:
             vendor.init_app(app, state)
         cli.init_app(app)
 
-        if role == "both":
-            print(
-                "note: LICENSE_ROLE=both runs the vendor and environment sides in one process: "
-                "for the demo and development only.",
-                file=sys.stderr,
-            )
-        if role == "environment" and not app.config.get("LICENSE_PUBLIC_KEYS"):
-            print(
-                "warning: LICENSE_PUBLIC_KEYS is not set: this environment trusts no vendor key, "
-                "so no product key can be activated. Set it to the file "
-                f"`{cli.command_line('license public-keys')}` prints on the vendor side.",
-                file=sys.stderr,
-            )
-        if state.vendor and not app.config.get("LICENSE_SKIP_SIGNING_KEY_CHECK"):
-            from .signing_keys import ensure_active_key
-
-            ensure_active_key(app)
+        _start_up_checks(app, state)
         return state
+
+
+def _start_up_checks(app: Flask, state: PlatformState) -> None:
+    """What the app says, and makes, as it starts to serve (`flask run`, gunicorn, a host).
+
+    A command of the `flask` command line (`state.for_command`) says only what it means to say:
+    the note on role `both` is for whoever starts the server; the warning of an environment
+    that trusts no vendor key comes from the commands it concerns (`license status`,
+    `license verify`); and the vendor's signing-key check (a `dev-` key made with a warning, or a
+    refusal with `LICENSE_REQUIRE_SIGNING_KEY=1`) runs in the commands that sign (`license
+    issue`, `license reconcile --issue`), so that `license keygen` on a fresh database makes the
+    production key and nothing else.
+    """
+    if state.for_command:
+        return
+    if state.role == "both":
+        print(
+            "note: LICENSE_ROLE=both runs the vendor and environment sides in one process: "
+            "for the demo and development only.",
+            file=sys.stderr,
+        )
+    from .trust import untrusting_warning
+
+    warning = untrusting_warning(app)
+    if warning:
+        print(warning, file=sys.stderr)
+    if state.vendor and not app.config.get("LICENSE_SKIP_SIGNING_KEY_CHECK"):
+        from .signing_keys import ensure_active_key
+
+        ensure_active_key(app)
 
 
 def _sqlite_engine_options(app: Flask) -> None:

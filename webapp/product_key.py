@@ -905,7 +905,7 @@ def _key_kind(key: Any) -> str:
 
 
 def load_public_keys(mapping: Mapping[str, str | bytes]) -> dict[str, Ed25519PublicKey]:
-    """Read ``{kid: PEM public key}`` (what ``flask license public-keys`` prints).
+    """Read ``{kid: PEM public key}`` (what the vendor's ``license public-keys`` command prints).
 
     Raises ValueError naming the ``kid`` for anything that is not an Ed25519 public key in PEM.
     """
@@ -926,7 +926,8 @@ def load_public_keys(mapping: Mapping[str, str | bytes]) -> dict[str, Ed25519Pub
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError(
                 f"public key {kid!r} is {_key_kind(key)}, and product keys are signed with "
-                "Ed25519 only; give the Ed25519 public key that `flask license public-keys` prints"
+                "Ed25519 only; give the Ed25519 public key that the vendor side's "
+                "`.venv/bin/flask --app wsgi license public-keys` prints"
             )
         keys[kid] = key
     return keys

@@ -100,9 +100,11 @@ def verify(text: str):
 
 
 def ensure_active_key(app) -> None:
-    """At vendor start: with no active key, make a `dev-` one and warn, or refuse.
+    """With no active key, make a `dev-` one and warn, or refuse (`LICENSE_REQUIRE_SIGNING_KEY`).
 
-    Skipped while the schema does not exist yet (as during `flask db upgrade`).
+    Run when the vendor side starts serving, and by the commands that sign
+    (`cli.need_signing_key`); never by `license keygen`, which makes the production key itself.
+    Skipped while the schema does not exist yet (as before `flask db upgrade`).
     """
     with app.app_context():
         if not inspect(db.engine).has_table(SigningKey.__tablename__):

@@ -29,6 +29,20 @@ def allow_dev_keys(app: Flask) -> bool:
     return app.config["LICENSE_ROLE"] == "both" or bool(app.config.get("LICENSE_ALLOW_DEV_KEYS"))
 
 
+def untrusting_warning(app: Flask) -> str | None:
+    """What an environment that trusts no vendor key says (no `LICENSE_PUBLIC_KEYS`): when it
+    starts serving, and in the commands it concerns. None when there is nothing to say."""
+    if app.config["LICENSE_ROLE"] != "environment" or app.config.get("LICENSE_PUBLIC_KEYS"):
+        return None
+    from .cli import command_line
+
+    return (
+        "warning: LICENSE_PUBLIC_KEYS is not set: this environment trusts no vendor key, so no "
+        f"product key can be activated. Set it to the file `{command_line('license public-keys')}` "
+        "prints on the vendor side."
+    )
+
+
 def _read_configured(app: Flask) -> dict[str, str]:
     source = app.config.get("LICENSE_PUBLIC_KEYS")
     if not source:

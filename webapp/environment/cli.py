@@ -5,7 +5,7 @@ import json
 
 import click
 
-from ..cli import license_cli, require_side, say
+from ..cli import license_cli, require_side, say, warn_if_untrusting
 from ..timefmt import for_people
 
 
@@ -14,6 +14,8 @@ def status() -> None:
     """Print this environment's install ID and license state (the GET /api/v1/environment document)."""
     require_side("environment")
     from .store import current_license
+
+    warn_if_untrusting()  # no product key can be activated here: part of this environment's state
 
     lic = current_license()
     click.echo(json.dumps(lic.to_json(), indent=2, ensure_ascii=False))

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from ..cli import command_line, license_cli, require_side, say
+from ..cli import command_line, license_cli, need_signing_key, require_side, say
 
 
 @license_cli.command("reconcile")
@@ -26,6 +26,9 @@ def reconcile_command(issue_keys: bool, concurrency: int | None, show_all: bool,
     """
     require_side("vendor")
     from .reconcile import _live_pairs, attention, reconcile
+
+    if issue_keys:
+        need_signing_key()
 
     total = len(_live_pairs())
     with click.progressbar(length=total, label=f"Reading {total} code(s) from the marketplace",

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace_adapter import errors as market_errors
 
 from .. import audit, product_key
+from ..cli import command_line
 from ..datakey import data_key, mask
 from ..extensions import db
 from ..issuance import current_key, issue_key
@@ -495,7 +496,7 @@ def issue_from_code(
         _release(claim)
         raise IssueError("signing_unavailable",
                          "The vendor has no active signing key, so no key can be issued. Nothing was "
-                         "changed. Vendor staff: run `flask license keygen`.", 503) from None
+                         f"changed. Vendor staff: run `{command_line('license keygen')}`.", 503) from None
     except BaseException:
         _release(claim)
         raise
@@ -580,7 +581,7 @@ def issue_offline(
         )
     except SigningKeyMissing:
         db.session.rollback()
-        raise IssueError("signing_unavailable", "The vendor has no active signing key: run `flask license keygen`.", 503) from None
+        raise IssueError("signing_unavailable", f"The vendor has no active signing key: run `{command_line('license keygen')}`.", 503) from None
     after = key_terms(key)
     after["change"] = "offline"
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=install_id,
