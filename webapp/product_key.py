@@ -523,7 +523,7 @@ def _key_bytes(text: Any) -> tuple[bytes, str]:
             "malformed_key",
             "The product key must be text.",
             "Paste the whole key exactly as you received it.",
-            details={"reason": f"a {type(text).__name__}, not text"},
+            details={"reason": f"got {type(text).__name__}, not text"},
         )
     if len(text) > MAX_KEY_CHARS:
         raise _too_long(len(text))
