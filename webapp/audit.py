@@ -1,16 +1,17 @@
 """`record()`: the one function every state change calls to write the audit log; and how the
-log reads: `changes()` (an event's before and after, field by field) and `page_of_events()`.
+log reads: `action_label()` (an action in words), `changes()` (an event's before and after,
+field by field, codes in words where there are words) and `page_of_events()`.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from flask import has_request_context, request
 
-from . import product_key
+from . import product_key, wording
 from .extensions import db
 from .models.audit import AuditEvent
 
@@ -61,10 +62,47 @@ def record(
 
 PAGE_SIZE = 50
 
+# Every action the app records (`record(...)` across webapp/), in words for the audit log page;
+# the code stays beside it, small, for support (and in the CSV export and the filter's URL).
+ACTION_LABELS = {
+    # accounts and keys (the core)
+    "login": "Logged in",
+    "login_failed": "Login failed",
+    "logout": "Logged out",
+    "user_created": "Account created",
+    "token_created": "API token created",
+    "tokens_revoked": "API tokens revoked",
+    "signing_key_generated": "Signing key generated",
+    "key_issued": "Key issued",
+    # the vendor side
+    "code_bound": "Authorization code bound",
+    "code_activated": "Authorization code activated",
+    "code_activation_failed": "Authorization code activation failed",
+    "code_transferred": "Authorization code transferred",
+    "license_replaced": "License replaced",
+    "redeem_refused": "Redemption refused",
+    "reconcile_run": "Marketplace codes re-read",
+    "demo_marketplace_changed": "Demo marketplace changed",
+    # the environment side
+    "license_activated": "License activated",
+    "license_activation_refused": "Activation refused",
+    "instance_created": "Instance created",
+    "instance_grown": "Instance grown",
+    "instance_shrunk": "Instance shrunk",
+    "instance_deleted": "Instance deleted",
+}
+
+
+def action_label(action: str | None) -> str:
+    """An action in words ("Key issued"); one this version does not know (a newer version's, a
+    host's) reads as its code spelled out: "cluster_paused" is "Cluster paused"."""
+    return ACTION_LABELS.get(action or "") or _label(action or "")
+
+
 # How the recorded fields read on the audit log page; others are spelled out from their names.
 FIELD_LABELS = {
     "aku": "AKU", "aliUid": "Buyer account", "change": "Change", "channel": "Channel", "code": "Code",
-    "count": "Count", "email": "E-mail", "error": "Error", "expiresAt": "Expires", "id": "Record id",
+    "count": "Count", "email": "E-mail", "error": "Reason", "expiresAt": "Expires", "id": "Record id",
     "installId": "Install ID", "name": "Name", "orderIds": "Order ids", "prefix": "Token prefix",
     "product": "Product", "reference": "Reference", "role": "Role", "seq": "Seq", "source": "Source",
     "specification": "Specification", "type": "Type",
@@ -75,6 +113,13 @@ BOOKKEEPING = frozenset({"id", "channel", "type", "reference"})
 # What people look for first; fields not named here follow in the order they were recorded.
 FIELD_ORDER = ("change", "aku", "expiresAt", "seq", "installId", "name", "product", "specification",
                "code", "aliUid", "orderIds", "reference", "channel", "type", "error")
+# Recorded codes in words, by field: how an activation was attempted. A page adds its own
+# (the vendor's audit log: what a key changed) through `changes(words=...)`.
+VALUE_WORDS: dict[str, Mapping[str, str]] = {"source": wording.ACTIVATION_SOURCES}
+# The field that holds a refusal's error code: `error` (a refused redemption), and `code` where
+# an action records its error code under that name. Shown as the reason in words
+# (`wording.REFUSAL_REASONS`), with the code beside it.
+ERROR_FIELDS = {"license_activation_refused": "code"}
 
 
 @dataclass(frozen=True)
@@ -83,16 +128,25 @@ class FieldChange:
 
     name: str
     label: str
-    kind: str  # "time", "install_id", "id" (a long record id) or "text"
+    kind: str  # "time", "install_id", "id" (a long record id), "error" (an error code) or "text"
     before: Any = None
     after: Any = None
     in_before: bool = False
     in_after: bool = False
+    words: Mapping[str, str] | None = field(default=None, compare=False, hash=False)  # code -> words
 
     @property
     def changed(self) -> bool:
         """Recorded on both sides with different values."""
         return self.in_before and self.in_after and self.before != self.after
+
+    def words_for(self, value: Any) -> str | None:
+        """A recorded code in words ("Check for renewal", "Authorization code expired"), or None
+        when this field has no words for it."""
+        if not self.words or not isinstance(value, str):
+            return None
+        found = self.words.get(value)
+        return found[:1].upper() + found[1:] if found else None
 
 
 @dataclass(frozen=True)
@@ -105,16 +159,21 @@ class Changes:
     def shown(self) -> list[FieldChange]:
         """The rows of the table: what people look for, and with a before and an after, only the
         fields that are not the same on both sides."""
-        return [r for r in self.rows if r.name not in BOOKKEEPING and not self._same(r)]
+        return [r for r in self.rows if r.name not in BOOKKEEPING and not self._same(r) and not self._empty(r)]
 
     @property
     def folded(self) -> list[FieldChange]:
         """The rest, named in one line under the table: record ids, channels and types, and
         the fields a before and an after recorded the same."""
-        return [r for r in self.rows if r.name in BOOKKEEPING or self._same(r)]
+        return [r for r in self.rows if (r.name in BOOKKEEPING or self._same(r)) and not self._empty(r)]
 
     def _same(self, row: FieldChange) -> bool:
         return bool(self.before and self.after and row.in_before and row.in_after and row.before == row.after)
+
+    def _empty(self, row: FieldChange) -> bool:
+        """A field that an event of one side (no before, or no after) recorded as nothing: it
+        says nothing ("Seq —" of a refused text that was no key), so it is not shown."""
+        return not (self.before and self.after) and row.before is None and row.after is None
 
 
 def _label(name: str) -> str:
@@ -148,21 +207,32 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
-def changes(before: Any, after: Any) -> Changes:
+def changes(before: Any, after: Any, action: str | None = None,
+            words: Mapping[str, Mapping[str, str]] | None = None) -> Changes:
     """An event's before and after as one row per field that either side recorded (pure).
 
-    Values that are not JSON objects (a bare string, a list) are one field, "Value".
+    Values that are not JSON objects (a bare string, a list) are one field, "Value". `action`
+    says which field holds a refusal's error code (`ERROR_FIELDS`; `error` for any action): its
+    row is of kind "error", labelled "Reason", with words from `wording.REFUSAL_REASONS`.
+    `words` adds words for other fields' codes to `VALUE_WORDS` (field -> code -> words).
     """
     sides = [side if side is None or isinstance(side, dict) else {"value": side} for side in (before, after)]
     b, a = (side or {} for side in sides)
     names = list(dict.fromkeys([*b, *a]))
+    error_field = ERROR_FIELDS.get(action or "", "error")
     rank = {name: i for i, name in enumerate(FIELD_ORDER)}
+    rank.update({error_field: -1, "error": -1})  # a refusal's reason first
     names.sort(key=lambda n: (n == "id", rank.get(n, len(rank))))  # stable: recorded order otherwise
-    rows = [
-        FieldChange(name=n, label=_label(n), kind=_kind(n, [b.get(n), a.get(n)]), before=b.get(n), after=a.get(n),
-                    in_before=n in b, in_after=n in a)
-        for n in names
-    ]
+    known = {**VALUE_WORDS, **(words or {})}
+    rows = []
+    for n in names:
+        is_error = n in (error_field, "error")
+        rows.append(FieldChange(
+            name=n, label=FIELD_LABELS["error"] if is_error else _label(n),
+            kind="error" if is_error else _kind(n, [b.get(n), a.get(n)]),
+            before=b.get(n), after=a.get(n), in_before=n in b, in_after=n in a,
+            words=wording.REFUSAL_REASONS if is_error else known.get(n),
+        ))
     return Changes(rows=rows, before=sides[0] is not None, after=sides[1] is not None)
 
 

@@ -29,7 +29,10 @@ def banners():
 
 @bp.route("/_license/badge")
 def badge():
-    return render_template("core/_badge.html")
+    """The header badge again (htmx, on `license-changed`), for the page named by `HX-Current-URL`."""
+    response = make_response(render_template("core/_badge.html"))
+    response.vary.add("HX-Current-URL")
+    return response
 
 
 @bp.route("/healthz")

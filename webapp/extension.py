@@ -63,8 +63,10 @@ class PlatformState:
     # Endpoints of the fragments every page shares and htmx fetches again (the banners, the
     # badge): they answer for the page that asked for them.
     shared_fragments: set[str] = field(default_factory=set)
-    # A callable returning a `Badge` for the header, or None.
+    # A callable returning a `Badge` for the header, or None (`set_badge_provider`), and the side
+    # whose badge it is: shown on every page but the other side's, as the banners.
     badge_provider: Callable[[], object] | None = None
+    badge_side: str | None = None
     # Where `/` sends each role (the sides fill it in: operator -> Settings, issuer -> issuing).
     homes: dict[str, str] = field(default_factory=dict)
     # Objects the sides share in role "both" (e.g. the vendor's redemption interface).
@@ -88,6 +90,12 @@ class PlatformState:
         """Banners of `side` show on every page but those of the other side (`page_sides`);
         `side=None`: on every page."""
         self.banner_providers.append((side, provider))
+
+    def set_badge_provider(self, provider: Callable[[], object], *, side: str | None = None) -> None:
+        """The header's badge comes from `provider`; a badge of `side` shows on every page but
+        those of the other side (`page_sides`), as that side's banners do; `side=None`: on every page."""
+        self.badge_provider = provider
+        self.badge_side = side
 
     def page_side(self) -> str | None:
         """Which side's page the current request shows (None: a page of neither, or no request).
@@ -120,6 +128,15 @@ class PlatformState:
             if side is None or page is None or side == page:
                 found.extend(provider() or [])
         return found
+
+    def badge(self):
+        """The header's badge for the current page, or None (none registered, or the other side's page)."""
+        if self.badge_provider is None:
+            return None
+        page = self.page_side()
+        if self.badge_side is not None and page is not None and page != self.badge_side:
+            return None
+        return self.badge_provider()
 
     def host_lets_in(self) -> bool:
         """Whether the host console's `login_check` admits the current visitor.
@@ -357,7 +374,7 @@ def _template_context(app: Flask, state: PlatformState) -> None:
             return state.banners()
 
         def badge():
-            return state.badge_provider() if state.badge_provider else None
+            return state.badge()
 
         return {
             "license_state": state,

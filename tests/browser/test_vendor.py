@@ -313,23 +313,35 @@ def test_audit_log_fits_a_phone(page, live_server):
     expect(page.locator("table.audit > thead")).not_to_be_in_viewport()
 
 
-def test_the_trial_banner_stays_on_the_environments_pages(page, live_server):
+def test_the_trial_banner_and_badge_stay_on_the_environments_pages(page, live_server):
     login(page, live_server, role="admin")  # admins see both sides
     banner = page.locator("#banners .banner")
+    badge = page.locator("#license-badge .badge")
     for path in ("/vendor/keys", "/redeem"):
         page.goto(live_server.url + path)
         expect(page.locator("#banners")).to_be_attached()
+        expect(page.locator("#license-badge")).to_be_attached()
         expect(banner).to_have_count(0)
-        with page.expect_response(lambda r: "/_license/banners" in r.url) as answer:
+        expect(badge).to_have_count(0)
+        page.evaluate("document.querySelector('#license-badge').dataset.before = 'swap'")
+        with page.expect_response(lambda r: "/_license/banners" in r.url) as answer, \
+                page.expect_response(lambda r: "/_license/badge" in r.url) as badge_answer:
             page.evaluate("htmx.trigger(document.body, 'license-changed')")  # what an activation sends
         assert answer.value.ok and "Free trial" not in answer.value.text()
+        assert badge_answer.value.ok and "Trial" not in badge_answer.value.text()
+        expect(page.locator("#license-badge[data-before]")).to_have_count(0)  # swapped...
+        expect(page.locator("#license-badge")).to_be_attached()  # ...and still there for the next time
         expect(banner).to_have_count(0)
+        expect(badge).to_have_count(0)
     page.goto(live_server.url + "/settings")
     expect(banner).to_contain_text("Free trial")
-    with page.expect_response(lambda r: "/_license/banners" in r.url) as answer:
+    expect(badge).to_have_text("Trial")
+    with page.expect_response(lambda r: "/_license/banners" in r.url) as answer, \
+            page.expect_response(lambda r: "/_license/badge" in r.url) as badge_answer:
         page.evaluate("htmx.trigger(document.body, 'license-changed')")
-    assert "Free trial" in answer.value.text()
+    assert "Free trial" in answer.value.text() and ">Trial</span>" in badge_answer.value.text()
     expect(banner).to_contain_text("Free trial")
+    expect(badge).to_have_text("Trial")
 
 
 def test_keys_table_buttons_keep_their_padding(page, live_server):

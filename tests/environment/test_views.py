@@ -410,6 +410,56 @@ def test_a_failed_renewal_check_has_a_headline_of_its_own(client, operator, vend
     assert html.count("another environment") == 1
 
 
+RATE_LIMITED = ("Too many redemption attempts for this authorization code (at most 10 a minute). "
+                "Wait 1 minute, then try again.")
+
+
+def test_a_rate_limited_renewal_check_is_a_wait_not_a_failure(client, operator, vendor):
+    from webapp.redemption import RedeemError
+
+    client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"})
+    vendor.fail = RedeemError("rate_limited", RATE_LIMITED, 429, retry_after=59.2)
+    response = client.post("/settings/renewal-check", headers=HX)
+    html = _text(response)
+    # htmx swaps the answer (422, as every refusal of this card), and the vendor's wait comes along
+    assert response.status_code == 422 and response.headers["Retry-After"] == "60"
+    box = re.search(r'<div class="([^"]+)" role="alert" id="license-error" data-error-code="rate_limited"[^>]*>(.*?)</div>',
+                    html, re.S)
+    assert box and box.group(1) == "warn-box"  # a warning, not an error
+    assert box.group(2) == f"<strong>Too many checks just now.</strong> {RATE_LIMITED}"
+    assert "failed" not in html
+    # the marketplace's throttling behind the vendor is a wait too
+    vendor.fail = RedeemError("marketplace_throttled", "The marketplace is rate limiting requests. Nothing was "
+                              "changed; try again in 5 seconds.", 429, retry_after=5)
+    response = client.post("/settings/renewal-check", headers=HX)
+    assert response.headers["Retry-After"] == "5" and 'class="warn-box" role="alert" id="license-error"' in _text(response)
+    assert "<strong>Too many checks just now.</strong>" in _text(response)
+    # without JavaScript: the vendor's message, flashed as a warning
+    vendor.fail = RedeemError("rate_limited", RATE_LIMITED, 429, retry_after=59)
+    response = client.post("/settings/renewal-check")
+    assert response.status_code == 303
+    assert f'<div class="flash flash-warning" role="status">{RATE_LIMITED}</div>' in _text(client.get("/settings"))
+    # a refusal that is no wait keeps its headline, its error box and no Retry-After
+    vendor.fail = RedeemError("code_discarded", "This authorization code was refunded at the marketplace.", 422)
+    response = client.post("/settings/renewal-check", headers=HX)
+    assert "Retry-After" not in response.headers
+    assert re.search(r'<div class="error-box" role="alert" id="license-error"[^>]*><strong>Check for renewal failed.</strong>',
+                     _text(response))
+
+
+def test_a_rate_limited_activation_with_a_code_is_a_wait(client, operator, vendor):
+    from webapp.redemption import RedeemError
+
+    vendor.fail = RedeemError("rate_limited", RATE_LIMITED, 429, retry_after=60)
+    response = client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"}, headers=HX)
+    assert response.status_code == 422 and response.headers["Retry-After"] == "60"
+    assert re.search(r'<div class="warn-box" id="authorization-code-error" role="alert" data-error-code="rate_limited">'
+                     + re.escape(RATE_LIMITED) + "</div>", _text(response))
+    vendor.fail = RedeemError("code_expired", "This authorization code expired on 2026-10-01.", 422)
+    response = client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"}, headers=HX)
+    assert "Retry-After" not in response.headers and 'class="error-box" id="authorization-code-error"' in _text(response)
+
+
 def test_a_pasted_newer_key_says_renewed_or_updated(client, operator, keys, clock):
     client.post("/settings/license", data={"product_key": keys.make(seq=1, aku=20, days=30)})
     html = _text(client.post("/settings/license", data={"product_key": keys.make(seq=2, aku=40, days=30)}, headers=HX))

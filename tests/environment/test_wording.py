@@ -45,6 +45,25 @@ def test_refusal_reasons_are_words_never_codes():
     assert all("_" not in words for words in wording.REFUSAL_REASONS.values())
 
 
+def test_the_words_are_the_ones_the_vendor_shows_too():
+    from webapp import wording as shared
+
+    # One place (webapp/wording.py) for the words both sides show: the history here, the audit log there.
+    assert wording.REFUSAL_REASONS is shared.REFUSAL_REASONS and wording.SOURCES is shared.ACTIVATION_SOURCES
+
+
+def test_a_rate_limit_is_a_wait_with_a_calm_headline():
+    waits = [RedeemError("rate_limited", "Too many redemption attempts ...", 429, retry_after=60),
+             RedeemError("marketplace_throttled", "The marketplace is rate limiting requests.", 429),
+             RedeemError("a_newer_vendors_limit", "Slow down.", 429)]
+    for error in waits:
+        assert wording.is_wait(error) and wording.renewal_check_headline(error) == "Too many checks just now."
+    refused = RedeemError("code_expired", "This authorization code expired on 2026-10-01.", 422)
+    assert not wording.is_wait(refused) and wording.renewal_check_headline(refused) == "Check for renewal failed."
+    key = product_key.ProductKeyError("key_expired", "This key has expired.")
+    assert not wording.is_wait(key) and wording.renewal_check_headline(key) == "Check for renewal failed."
+
+
 def _row(**kw):
     return SimpleNamespace(**{"key_seq": None, "key_aku": None, "key_expires_at": None, "key_reference": None,
                               "source": "product_key", **kw})

@@ -163,7 +163,8 @@ def test_decoder_explains_any_key(app, client, auth, issued):
     envelope["license"]["aku"] = 9999
     forged = base64.b64encode(json.dumps(envelope).encode()).decode()
     html = client.post("/vendor/decode", data={"product_key": forged}).get_data(as_text=True)
-    assert "Signature does not hold" in html and "9999" in html and "do not trust them" in html
+    assert re.search(r'<div class="error-box" role="alert" id="signature-result" data-error-code="signature_invalid">', html)
+    assert "9999" in html and "do not trust them" in html
 
     html = client.post("/vendor/decode", data={"product_key": "hello"}).get_data(as_text=True)
     assert 'id="decode-error"' in html and 'data-error-code="malformed_key"' in html
@@ -172,7 +173,8 @@ def test_decoder_explains_any_key(app, client, auth, issued):
 def test_audit_log_filters_and_csv(app, client, auth, issued):
     auth.login("issuer")
     html = client.get("/vendor/audit", query_string={"action": "key_issued"}).get_data(as_text=True)
-    assert html.count("<code>key_issued</code>") == 3
+    assert html.count('<span class="audit-action">Key issued</span>') == 3
+    assert html.count('<code class="muted small" title="Action code">key_issued</code>') == 3
     html = client.get("/vendor/audit", query_string={"install_id": OTHER_INSTALL}, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "code_bound" in html and f'data-copy="{INSTALL}"' not in html
     response = client.get("/vendor/audit.csv", query_string={"action": "key_issued"})
@@ -202,7 +204,7 @@ def test_audit_csv_cells_cannot_be_formulas(app, client, auth):
 def test_audit_filters_combine_and_page(app, client, auth, issued):
     auth.login("issuer")
     html = client.get("/vendor/audit", query_string={"action": "key_issued", "install_id": INSTALL.upper()}).get_data(as_text=True)
-    assert html.count("<code>key_issued</code>") == 2 and f'data-copy="{OTHER_INSTALL}"' not in html
+    assert html.count('<span class="audit-action">Key issued</span>') == 2 and f'data-copy="{OTHER_INSTALL}"' not in html
     assert "No events match" in client.get("/vendor/audit", query_string={"since": "2999-01-01"}).get_data(as_text=True)
     with app.app_context():
         from webapp import audit

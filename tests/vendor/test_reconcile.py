@@ -230,7 +230,7 @@ def test_attention_page_lists_and_issues_in_one_click(app, client, auth, bound):
     assert page.status_code == 200 and "Last read: never." in page.get_data(as_text=True)
     html = client.post("/vendor/attention/check", headers={"HX-Request": "true"}).get_data(as_text=True)
     renewed_until = day(datetime.fromisoformat(sim(app).get_code(READY)["expires_at"].replace("Z", "+00:00")))
-    assert "Read 4 code(s)" in html and f"Renewed until {renewed_until}" in html and "Discarded" in html
+    assert "Read 4 codes from the marketplace." in html and f"Renewed until {renewed_until}" in html and "Discarded" in html
     binding_id = binding_of(app, INSTALL)
     response = client.post(f"/vendor/attention/{binding_id}/issue", headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)

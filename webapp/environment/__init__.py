@@ -48,4 +48,4 @@ def init_app(app, state) -> None:
     state.homes.setdefault("admin", "environment.settings")
     state.page_sides.update({views.bp.name: "environment"})
     state.add_banner_provider(notices.banners, side="environment")
-    state.badge_provider = notices.badge
+    state.set_badge_provider(notices.badge, side="environment")

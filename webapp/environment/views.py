@@ -6,6 +6,8 @@ otherwise); with htmx the same routes answer the fragment that targets itself, a
 """
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, flash, redirect, request, url_for
 
 from .. import product_key
@@ -20,11 +22,6 @@ from .plugin import operator_page
 bp = Blueprint("environment", __name__)
 
 LICENSE_EVENTS = ("license-changed", "activation-recorded")
-
-# The headline of an error box on the license card after Check for renewal (the vendor's
-# refusals carry none of their own; a refused key's headline is the first sentence of the
-# codec's message: wording.error_parts).
-RENEWAL_CHECK_FAILED = "Check for renewal failed."
 
 
 HISTORY_SHOWN = 50
@@ -123,17 +120,27 @@ def no_renewal_message(lic: sm.LicenseState) -> str:
     )
 
 
+def _retry_after(response, exc):
+    """The vendor's wait (a rate limit's `Retry-After`, in seconds) on the page's answer too."""
+    wait = getattr(exc, "retry_after", None)
+    if wait:
+        response.headers["Retry-After"] = str(max(1, math.ceil(float(wait))))
+    return response
+
+
 @bp.post("/settings/renewal-check")
 @operator_page
 def renewal_check():
     try:
         applied = store.renewal_check()
     except (RedeemError, product_key.ProductKeyError) as exc:
+        # A status htmx swaps (the base template's responseHandling): a 429 answers 422, with
+        # the vendor's Retry-After.
         status = exc.http_status if isinstance(exc, RedeemError) and exc.http_status in (409, 422) else 422
         if not wants_fragment():
-            flash(exc.message, "error")
+            flash(exc.message, "warning" if wording.is_wait(exc) else "error")
             return redirect(url_for(".settings"), code=303)
-        return trigger(_license_card(status, error=exc), "activation-recorded")
+        return _retry_after(trigger(_license_card(status, error=exc), "activation-recorded"), exc)
     if applied.already_active:
         message = no_renewal_message(applied.state)
         return done(message, url_for(".settings"), fragment=_license_card(message=message))
@@ -155,7 +162,7 @@ def redeem():
             status,
             **_settings_context(code_error=exc),
         )
-        return trigger(response, "activation-recorded")
+        return _retry_after(trigger(response, "activation-recorded"), exc)
     message = _applied_message(applied)
     # The answer is said once, in the redeem card where the focus is; the license card comes
     # along out of band with the new terms.
@@ -255,5 +262,6 @@ def labels():
         "env_refusal_reason": wording.refusal_reason,
         "env_error_parts": wording.error_parts,
         "env_history_key": wording.history_key,
-        "env_renewal_check_failed": RENEWAL_CHECK_FAILED,
+        "env_renewal_check_headline": wording.renewal_check_headline,
+        "env_is_wait": wording.is_wait,
     }

@@ -4,48 +4,37 @@ Pure functions (no request, no database) that the templates call through the con
 of :mod:`webapp.environment.views`, so tests call them directly:
 
 - :func:`error_parts`: an error box's headline and the rest of its message, reading once;
+- :func:`is_wait`, :func:`renewal_check_headline`: a rate limit is a wait, shown calmly;
 - :func:`refusal_reason`: a refusal in a few words, for the history's "Refused: ..." (never the
   error code);
 - :func:`history_key`: what could be read of a history row's key, as parts to join.
 """
 from __future__ import annotations
 
+from .. import wording as shared
 from ..timefmt import for_people
 
-# A refusal in a few words, after "Refused": the product-key refusals (product_key.ERROR_CODES),
-# the environment's own and the vendor's refusals of an authorization code (interfaces.md).
-REFUSAL_REASONS = {
-    "malformed_key": "not a valid product key",
-    "signature_invalid": "signature not accepted",
-    "wrong_install_id": "for another environment",
-    "clock_skew": "issued ahead of this environment's clock",
-    "not_yet_valid": "not valid yet",
-    "key_expired": "the key has expired",
-    "older_key": "older than the running key",
-    "code_invalid": "not an authorization code",
-    "code_not_found": "authorization code not found",
-    "code_expired": "authorization code expired",
-    "code_discarded": "authorization code refunded or discarded",
-    "code_other_seller": "authorization code of another seller",
-    "code_wrong_product": "authorization code for another product",
-    "unknown_specification": "specification not sold by the vendor",
-    "code_bound_elsewhere": "authorization code used by another environment",
-    "install_has_license": "another authorization code is active here",
-    "invalid_install_id": "install ID not accepted",
-    "rate_limited": "too many attempts",
-    "marketplace_throttled": "the marketplace was busy",
-    "marketplace_unavailable": "the marketplace was unavailable",
-    "marketplace_credentials": "the vendor could not reach the marketplace",
-    "vendor_unreachable": "the vendor could not be reached",
-    "redeem_not_configured": "online activation is not set up",
-}
+# The words both sides show for the same codes (webapp/wording.py): a refusal in a few words,
+# after "Refused"; how an attempt was made (Activation.source).
+REFUSAL_REASONS = shared.REFUSAL_REASONS
+SOURCES = shared.ACTIVATION_SOURCES
 
-# How an attempt was made (Activation.source), in words.
-SOURCES = {
-    "product_key": "Product key",
-    "redeem": "Authorization code",
-    "renewal_check": "Check for renewal",
-}
+
+# A refused Check for renewal, as the license card's headline; a wait (a rate limit of the
+# vendor's, or of the marketplace behind it) is no failure and reads calmly, as a warning.
+RENEWAL_CHECK_FAILED = "Check for renewal failed."
+RENEWAL_CHECK_WAIT = "Too many checks just now."
+WAIT_CODES = frozenset({"rate_limited", "marketplace_throttled"})
+
+
+def is_wait(error) -> bool:
+    """Whether a refusal only asks to wait and try again (a rate limit: 429, or its codes)."""
+    return getattr(error, "code", None) in WAIT_CODES or getattr(error, "http_status", None) == 429
+
+
+def renewal_check_headline(error) -> str:
+    """The headline over the vendor's message after a Check for renewal that did not go through."""
+    return RENEWAL_CHECK_WAIT if is_wait(error) else RENEWAL_CHECK_FAILED
 
 
 def refusal_reason(code: str | None) -> str:

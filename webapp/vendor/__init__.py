@@ -27,7 +27,7 @@ def init_app(app, state) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
-    # The staff pages and the buyers' /redeem carry no banner of the environment side (role both).
+    # The staff pages and the buyers' /redeem carry no banner or badge of the environment side (role both).
     state.page_sides.update({views.bp.name: "vendor", public.bp.name: "vendor"})
 
     state.add_nav("vendor.issue_page", "Issue product key", "issuer")

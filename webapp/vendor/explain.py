@@ -61,7 +61,7 @@ def decode_key(text: str) -> Decoded:
         result.verified = signing_keys.verify(result.text)
         result.signature_valid = True
     except product_key.ProductKeyError as exc:
-        result.error = exc
+        result.error = _for_staff(exc)
         result.signature_valid = exc.code != "signature_invalid"
     lic = result.envelope.get("license")
     key_id = lic.get("id") if isinstance(lic, dict) else None
@@ -77,6 +77,21 @@ def decode_key(text: str) -> Decoded:
     elif result.install_id:
         result.install_current = current_key(result.install_id.lower())
     return result
+
+
+def _for_staff(exc: product_key.ProductKeyError) -> product_key.ProductKeyError:
+    """The codec's refusal as the vendor's staff read it. A `kid` that none of our signing keys
+    has is said from the vendor's side: the codec speaks to an environment ("a vendor key that
+    this environment does not know ... update this environment's trusted vendor keys")."""
+    if exc.code == "signature_invalid" and exc.details.get("unknownKid"):
+        headline = "None of our signing keys signed this key."
+        return product_key.ProductKeyError(
+            "signature_invalid",
+            f"{headline} It names the signing key \"{str(exc.details.get('kid'))[:64]}\", which this vendor "
+            "does not hold: another deployment issued it, or it was altered.",
+            field=exc.field, details={k: v for k, v in exc.details.items() if k != "reason"}, headline=headline,
+        )
+    return exc
 
 
 def _moment(stamp) -> datetime | None:

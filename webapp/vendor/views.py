@@ -163,9 +163,19 @@ def audit_log():
     before = request.args.get("before", type=int)
     after = request.args.get("after", type=int)
     page = audit.page_of_events(stmt, before=before, after=after)
-    actions = db.session.scalars(db.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    recorded = db.session.scalars(db.select(AuditEvent.action).distinct()).all()
+    actions = sorted(((audit.action_label(a), a) for a in recorded), key=lambda pair: pair[0].lower())
     return render("vendor/audit.html", "vendor/_audit_results.html", log=page, filters=filters, actions=actions,
-                  paged=before is not None or after is not None, changes=audit.changes, show_value=audit.show_value)
+                  paged=before is not None or after is not None, changes=_audit_changes,
+                  action_label=audit.action_label, show_value=audit.show_value)
+
+
+# What a key changed (`key_issued`'s `change`), in the issuing pages' words.
+AUDIT_WORDS = {"change": {**CHANGE_LABELS, "offline": "Offline key"}}
+
+
+def _audit_changes(event: AuditEvent) -> audit.Changes:
+    return audit.changes(event.before, event.after, event.action, words=AUDIT_WORDS)
 
 
 def _csv_cell(value) -> str:
@@ -230,7 +240,8 @@ def attention():
 def attention_check():
     report = reconciling.reconcile(actor=_actor())
     counts = report.counts()
-    message = (f"Read {counts['checked']} code(s) from the marketplace"
+    checked = counts["checked"]
+    message = (f"Read {checked} code{'' if checked == 1 else 's'} from the marketplace"
                + (f"; {counts['unreadable']} could not be read." if counts["unreadable"] else "."))
     if not wants_fragment():
         flash(message, "success")
