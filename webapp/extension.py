@@ -106,10 +106,9 @@ class PlatformState:
             return None
         if request.endpoint not in self.shared_fragments:
             return self.page_sides.get(request.blueprint or "")
-        url = request.headers.get("HX-Current-URL")
-        if not url:
+        path = self.page_path()
+        if path is None:
             return None
-        path = urlsplit(url).path
         root = request.script_root
         if root and (path == root or path.startswith(root + "/")):
             path = path[len(root):] or "/"
@@ -118,6 +117,17 @@ class PlatformState:
         except HTTPException:  # not a page of this app (a host's, or gone), or a redirect
             return None
         return self.page_sides.get(endpoint.rpartition(".")[0])
+
+    def page_path(self) -> str | None:
+        """The path (as `url_for` writes it) of the page the current request shows: its own, or
+        for a shared fragment fetched again by htmx, the page's (`HX-Current-URL`); None when
+        not known."""
+        if not has_request_context():
+            return None
+        if request.endpoint not in self.shared_fragments:
+            return request.script_root + request.path
+        url = request.headers.get("HX-Current-URL")
+        return urlsplit(url).path if url else None
 
     def banners(self) -> list:
         """The banners of the current page, from every provider whose side it may show."""
@@ -380,6 +390,7 @@ def _template_context(app: Flask, state: PlatformState) -> None:
             "license_nav": visible_nav,
             "license_signed_in": signed_in,
             "license_banners": banners,
+            "license_page_path": state.page_path,
             "license_badge": badge,
             "product_name": app.config["LICENSE_PRODUCT_NAME"],
             "vendor_name": app.config["LICENSE_VENDOR_NAME"],

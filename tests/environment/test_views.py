@@ -567,3 +567,19 @@ def test_history_shows_the_latest_fifty_and_says_there_are_more(app, client, ope
     assert html.count('class="history-refused"') == 50
     assert re.search(r"refusal 50\s*</td>", html) and not re.search(r"refusal 0\s*</td>", html)  # newest first
     assert 'id="history-more"' in html and "The latest 50 attempts are shown" in html
+
+
+def test_a_banner_does_not_link_to_the_page_it_is_on(client, operator):
+    """The trial banner's "Go to Settings" (no marketplace or support URL configured) shows
+    everywhere but on Settings itself, its htmx refresh included; "Go to Instances" likewise."""
+    link = '<a href="/settings">Go to Settings</a>'
+    settings = _text(client.get("/settings"))
+    assert "Free trial: 14 days left." in settings and link not in settings
+    assert link in _text(client.get("/instances"))
+    refresh = "/_license/banners"
+    on_settings = {**HX, "HX-Current-URL": "http://localhost/settings"}
+    on_instances = {**HX, "HX-Current-URL": "http://localhost/instances?x=1"}
+    assert "Free trial" in _text(client.get(refresh, headers=on_settings))
+    assert link not in _text(client.get(refresh, headers=on_settings))
+    assert link in _text(client.get(refresh, headers=on_instances))
+    assert link in _text(client.get(refresh))  # the page unknown: the link stays
