@@ -428,6 +428,10 @@ def test_a_rate_limited_renewal_check_is_a_wait_not_a_failure(client, operator, 
     assert box and box.group(1) == "warn-box"  # a warning, not an error
     assert box.group(2) == f"<strong>Too many checks just now.</strong> {RATE_LIMITED}"
     assert "failed" not in html
+    # the activation history says so too: a wait, not a refusal
+    history = _text(client.get("/settings/history"))
+    row = re.search(r'<tr class="history-[a-z]+" data-error-code="rate_limited">(.*?)</tr>', history, re.S).group(1)
+    assert '<span class="badge badge-warning">Wait</span>' in row and "Refused" not in row
     # the marketplace's throttling behind the vendor is a wait too
     vendor.fail = RedeemError("marketplace_throttled", "The marketplace is rate limiting requests. Nothing was "
                               "changed; try again in 5 seconds.", 429, retry_after=5)

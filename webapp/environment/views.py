@@ -260,6 +260,7 @@ def labels():
         "env_type_labels": sm.TYPE_LABELS,
         "env_sources": wording.SOURCES,
         "env_refusal_reason": wording.refusal_reason,
+        "env_wait_codes": wording.WAIT_CODES,
         "env_error_parts": wording.error_parts,
         "env_history_key": wording.history_key,
         "env_renewal_check_headline": wording.renewal_check_headline,
