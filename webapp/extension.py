@@ -28,7 +28,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request, url_for
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, default_exceptions
 from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -506,6 +506,11 @@ def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
         api = app.blueprints[name].url_prefix == state.api_prefix
         for exception, handler in handlers:
             app.error_handler_spec[name][None][exception] = handler
+            if exception is HTTPException:
+                # Also under each status code: Flask asks code handlers (a host's 404 page)
+                # before any handler of a class, so the plugin's own must be there too.
+                for code, http_exception in default_exceptions.items():
+                    app.error_handler_spec[name][code][http_exception] = handler
         app.after_request_funcs[name].append(_add_security_headers)
         app.template_context_processors[name].append(inject)
         if api and host_csrf is not None:
