@@ -74,7 +74,16 @@ def test_host_visitors_see_the_nav_badge_and_banners(host):
     assert 'class="badge badge-info"' in html and ">Trial<" in html
     assert "Free trial" in html  # the trial banner
     host.verdict = False
-    assert 'class="badge' not in host.app.test_client().get("/login").get_data(as_text=True)
+    refused = host.app.test_client().get("/settings")
+    assert refused.status_code == 403 and 'class="badge' not in refused.get_data(as_text=True)
+
+
+def test_with_login_check_the_plugin_takes_no_login_logout_home_or_healthz(host):
+    client = host.app.test_client()
+    for path in ("/", "/login", "/healthz"):
+        assert client.get(path).status_code == 404, path
+    assert client.post("/logout").status_code == 404
+    assert "accounts" not in host.app.blueprints and not hasattr(host.app, "login_manager")
 
 
 def test_actions_are_recorded_under_the_hosts_actor(host):
@@ -116,6 +125,8 @@ def test_requires_capacity_decorator(host):
     response = client.post("/clusters/10/grow", data={"aku": "30"})
     assert response.status_code == 409 and "only 14 of the 14 AKU licensed are free" in response.get_data(as_text=True)
     assert client.post("/clusters/10/grow", data={"aku": "12"}).get_data(as_text=True) == "grown"
+    asked_for_json = client.post("/clusters/10/grow", data={"aku": "30"}, headers={"Accept": "application/json"})
+    assert asked_for_json.status_code == 409 and asked_for_json.get_json()["error"]["code"] == "insufficient_aku"
     host.clock.advance(days=20)
     response = client.post("/api/v1/clusters", json={"aku": 1})
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "license_expired"
