@@ -66,8 +66,12 @@ def api_error(code: str, message: str, status: int, **extra) -> Response:
 
 def _retry_after() -> str:
     """Seconds until the breached limit resets."""
+    from flask import current_app
+
     from .extensions import limiter
 
+    if limiter not in current_app.extensions.get("limiter", ()):  # a host's Limiter answered
+        return "60"
     limit = limiter.current_limit
     if limit is not None and limit.reset_at:
         return str(max(1, int(limit.reset_at - time.time())))

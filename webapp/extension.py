@@ -337,9 +337,12 @@ class LicensePlatform:
             login_manager.login_view = "accounts.login"
             login_manager.login_message = "Please log in to see this page."
             login_manager.login_message_category = "info"
-        # The plugin's limits are declared on its own Limiter, which only acts on the routes it
-        # limits; a host's Limiter (and its default limits) applies to the plugin's routes too.
-        limiter.init_app(app)
+        # The plugin's limits (the login, the vendor's redemption) are declared on its own
+        # Limiter, which acts only on the routes it limits. The environment side limits nothing
+        # of its own: mounted in a host console it adds no Limiter, and the host's (with its
+        # default limits) is the one that applies to the plugin's routes.
+        if not state.hosted or state.vendor:
+            limiter.init_app(app)
         if app.config.get("TRUSTED_PROXIES") and not state.hosted:
             n = int(app.config["TRUSTED_PROXIES"])
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
