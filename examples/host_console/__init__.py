@@ -19,7 +19,9 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, current_app, redirect, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -30,6 +32,8 @@ from .models import ConsoleUser, KafkaCluster, db  # noqa: F401
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# The console's rate limits, which the plugin's routes get too (the plugin adds no Limiter of its own).
+limiter = Limiter(key_func=get_remote_address, default_limits=[lambda: current_app.config["CONSOLE_RATE_LIMIT"]])
 migrate = Migrate()  # the console's own Alembic history (`flask db init` starts it), which leaves the plugin's tables out
 
 
@@ -52,6 +56,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         LICENSE_BASE_TEMPLATE="console/layout.html",
         LICENSE_PUBLIC_KEYS=os.environ.get("LICENSE_PUBLIC_KEYS"),
         LICENSE_INSTANCE_PATH=app.instance_path,
+        CONSOLE_RATE_LIMIT="600 per minute",
     )
     app.config.update(config)
     for key, variable in (("SECRET_KEY", "CONSOLE_SECRET_KEY"), ("LICENSE_DATA_KEY", "LICENSE_DATA_KEY")):
@@ -64,6 +69,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     csrf.init_app(app)
+    limiter.init_app(app)
     LicensePlatform().init_app(
         app,
         db=db,

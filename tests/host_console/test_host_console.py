@@ -133,3 +133,13 @@ def signed_in_with_csrf(client):
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     assert client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token}).status_code == 303
     return client, token
+
+
+@pytest.mark.parametrize("console_config", [{"WTF_CSRF_ENABLED": False, "CONSOLE_RATE_LIMIT": "3 per minute"}])
+def test_the_hosts_limiter_limits_the_plugins_routes_and_the_plugin_adds_none(app, client):
+    from webapp.extensions import limiter
+
+    assert limiter not in app.extensions["limiter"] and len(app.extensions["limiter"]) == 1
+    answers = [client.get("/license/api/v1/environment") for _ in range(4)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert answers[-1].get_json()["error"]["code"] == "rate_limited" and answers[-1].headers["Retry-After"]
