@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         LICENSE_PUBLIC_KEYS=os.environ.get("LICENSE_PUBLIC_KEYS"),
         LICENSE_INSTANCE_PATH=app.instance_path,
         CONSOLE_RATE_LIMIT="600 per minute",
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
     )
     app.config.update(config)
     for key, variable in (("SECRET_KEY", "CONSOLE_SECRET_KEY"), ("LICENSE_DATA_KEY", "LICENSE_DATA_KEY")):
