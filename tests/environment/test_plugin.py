@@ -141,3 +141,25 @@ def test_role_vendor_has_no_environment_side(app, client):
     assert client.get("/settings").status_code == 404
     result = app.test_cli_runner().invoke(args=["license", "status"])
     assert result.exit_code == 2 and "environment side" in result.stderr
+
+
+def test_the_plugins_handlers_headers_and_csrf_stay_on_its_own_routes(host):
+    """A host without a CSRFProtect of its own: the plugin checks CSRF on its pages only; its
+    CSP and error pages are not the host's."""
+    app = host.app
+    app.config["WTF_CSRF_ENABLED"] = True
+
+    @app.post("/host/form")
+    def host_form():
+        return "host form"
+
+    client = app.test_client()
+    assert client.post("/host/form").get_data(as_text=True) == "host form"  # no CSRF of ours there
+    refused = client.post("/settings/license", data={"product_key": "x"})
+    assert refused.status_code == 400 and "This form has expired" in refused.get_data(as_text=True)
+    assert refused.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    host_404 = client.get("/no-such-host-page")
+    assert host_404.status_code == 404 and "Content-Security-Policy" not in host_404.headers
+    assert "There is nothing at this address" not in host_404.get_data(as_text=True)  # Flask's, not ours
+    assert "Content-Security-Policy" not in client.post("/host/form").headers
+    assert "Content-Security-Policy" in client.get("/settings").headers
