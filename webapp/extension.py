@@ -231,7 +231,10 @@ class Badge:
     title: str = ""
 
 
-def _defaults(app: Flask) -> None:
+BODY_LIMIT = 256 * 1024
+
+
+def _defaults(app: Flask, *, hosted: bool = False) -> None:
     c = app.config
     c.setdefault("LICENSE_ROLE", "environment")
     c.setdefault("LICENSE_EXPIRING_DAYS", 7)
@@ -257,9 +260,12 @@ def _defaults(app: Flask) -> None:
     c.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     c.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     c.setdefault("TRUSTED_PROXIES", 0)
+    c.setdefault("LICENSE_MAX_CONTENT_LENGTH", BODY_LIMIT)
+    if hosted:  # the app-wide settings below are the host's to choose
+        return
     # Flask ships these keys set to None, so setdefault would not apply.
     if c.get("MAX_CONTENT_LENGTH") is None:
-        c["MAX_CONTENT_LENGTH"] = 256 * 1024
+        c["MAX_CONTENT_LENGTH"] = BODY_LIMIT
     if c.get("SESSION_COOKIE_SAMESITE") is None:
         c["SESSION_COOKIE_SAMESITE"] = "Lax"
     c.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, so long forms don't fail
@@ -291,7 +297,7 @@ class LicensePlatform:
         url_prefix = (url_prefix or "").rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
             raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
-        _defaults(app)
+        _defaults(app, hosted=login_check is not None)
         role = app.config["LICENSE_ROLE"]
         if role not in config_module.ROLES:
             raise RuntimeError(f"LICENSE_ROLE must be one of {', '.join(config_module.ROLES)}, not {role!r}")
@@ -321,7 +327,7 @@ class LicensePlatform:
         from . import cli
 
         state = PlatformState(role=role, demo=demo, login_check=login_check, current_actor=current_actor,
-                              for_command=cli.running_a_command(), db=db or own_db, url_prefix=url_prefix)
+                              for_command=cli.running_a_command(), db=db if db is not None else own_db, url_prefix=url_prefix)
         app.extensions[EXTENSION_KEY] = state
 
         from . import models  # noqa: F401  (every table registered before Migrate sees them)
@@ -501,6 +507,10 @@ def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
 
+    def limit_body():
+        """The plugin's body limit on its own routes (the host's MAX_CONTENT_LENGTH is the host's)."""
+        request.max_content_length = current_app.config["LICENSE_MAX_CONTENT_LENGTH"]
+
     inject = _template_context(state)
     handlers = errors.handlers(app)
     if state.url_prefix:
@@ -515,6 +525,7 @@ def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
                 for code, http_exception in default_exceptions.items():
                     app.error_handler_spec[name][code][http_exception] = handler
         app.after_request_funcs[name].append(_add_security_headers)
+        app.before_request_funcs[name].append(limit_body)
         app.template_context_processors[name].append(inject)
         if api and host_csrf is not None:
             host_csrf.exempt(app.blueprints[name])  # bearer tokens, never the session cookie

@@ -67,6 +67,24 @@ def test_the_plugins_errors_answer_under_its_prefix(signed_in):
     assert unauthorized.status_code == 401 and unauthorized.get_json()["error"]["code"] == "unauthorized"
 
 
+def test_the_plugins_api_under_the_prefix_with_a_bearer_token(app, client):
+    from webapp.auth import create_token, create_user
+
+    with app.app_context():
+        token = create_token(create_user("robot@console.example", "robot password 1", "operator"))
+        db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = client.get("/license/api/v1/environment", headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["license"]["status"] == "trial"
+    too_big = client.post("/license/api/v1/environment/license", data=b"x" * (300 * 1024),
+                          content_type="application/json", headers=headers)
+    assert too_big.status_code == 413 and too_big.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_the_hosts_app_wide_settings_stay_the_hosts(app):
+    assert app.config["MAX_CONTENT_LENGTH"] is None and app.config["SESSION_COOKIE_SAMESITE"] is None
+
+
 def test_creating_a_cluster_is_gated_by_the_license(signed_in, keys, app):
     assert signed_in.post("/clusters", data={"name": "orders", "aku": "10"}).status_code == 303
     refused = signed_in.post("/clusters", data={"name": "payments", "aku": "6"})
