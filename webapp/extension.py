@@ -333,6 +333,11 @@ class LicensePlatform:
         from . import models  # noqa: F401  (every table registered before Migrate sees them)
 
         if state.own_database:
+            if "sqlalchemy" in app.extensions:
+                raise RuntimeError(
+                    "this app has its own Flask-SQLAlchemy: pass it to the plugin, "
+                    "LicensePlatform().init_app(app, db=db), so that the plugin's tables live in its database"
+                )
             own_db.init_app(app)
             migrate.init_app(app, own_db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
         else:

@@ -163,3 +163,14 @@ def test_the_plugins_handlers_headers_and_csrf_stay_on_its_own_routes(host):
     assert "There is nothing at this address" not in host_404.get_data(as_text=True)  # Flask's, not ours
     assert "Content-Security-Policy" not in client.post("/host/form").headers
     assert "Content-Security-Policy" in client.get("/settings").headers
+
+
+def test_a_host_with_its_own_sqlalchemy_is_told_to_pass_it(tmp_path):
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask("host_with_db")
+    app.config.update(TestConfig().__dict__, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+                      LICENSE_INSTANCE_PATH=str(tmp_path / "instance"), LICENSE_ROLE="environment")
+    SQLAlchemy(app)
+    with pytest.raises(RuntimeError, match=r"init_app\(app, db=db\)"):
+        LicensePlatform().init_app(app, login_check=lambda: True)
