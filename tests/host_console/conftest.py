@@ -7,7 +7,6 @@ import pytest
 
 from examples.host_console import create_app
 from examples.host_console.models import ConsoleUser, db
-from tests.browser.conftest import browser, live_server, page  # noqa: F401  (the browser fixtures)
 from tests.environment.conftest import VENDOR_PUBLIC_KEYS, Clock, Keys
 from werkzeug.security import generate_password_hash
 
@@ -23,6 +22,11 @@ def console_config():
 
 @pytest.fixture
 def app(tmp_path, console_config):
+    yield from console_app(tmp_path, console_config)
+
+
+def console_app(tmp_path, console_config):
+    """The console app, its schema made and a user in it (also for tests/browser/test_host_console.py)."""
     from webapp.extension import upgrade_schema
 
     app = create_app({

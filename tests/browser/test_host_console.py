@@ -1,4 +1,4 @@
-"""The example host console in Chromium: a console user signs in on the console's own page,
+"""The example host console (examples/host_console, tests/host_console) in Chromium: a console user signs in on the console's own page,
 opens the plugin's Settings in the console's layout, activates a product key through htmx (the
 host's CSRF protection on, the token sent from the layout's meta tag), and creates clusters
 within the licensed AKU."""
@@ -9,14 +9,21 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, PASSWORD
+from tests.environment.conftest import Keys
+from tests.host_console.conftest import EMAIL, PASSWORD, console_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def console_config():
-    return {"WTF_CSRF_ENABLED": True}
+def app(tmp_path):
+    """The example console (not the standalone app), the console's CSRF protection on."""
+    yield from console_app(tmp_path, {"WTF_CSRF_ENABLED": True})
+
+
+@pytest.fixture
+def keys(app):
+    return Keys(app, app.config["LICENSE_CLOCK"])
 
 
 def sign_in(page, live_server):
