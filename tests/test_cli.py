@@ -348,16 +348,17 @@ ROOT = Path(__file__).resolve().parent.parent
 # The venv's flask, as README.md runs it from the clone (".venv/bin/flask" under `make test`).
 FLASK_BIN = os.path.relpath(Path(sys.executable).parent / "flask", ROOT)
 PREFIX = ".venv/bin/flask --app wsgi"
+CONSOLE_PREFIX = ".venv/bin/flask --app examples.host_console"  # README's example host console
 
 
-def _flask(tmp_path, *args, input=None, **env):
+def _flask(tmp_path, *args, input=None, app="wsgi", **env):
     """FLASK_BIN --app wsgi ARGS from the clone, as a person runs it: the demo unless env says
     otherwise, its instance folder in tmp_path."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("LICENSE_", "FLASK_", "MARKETPLACE_", "ALIBABA_"))
                 and k not in ("SECRET_KEY", "DATABASE_URL")}
     full_env.update(LICENSE_INSTANCE_PATH=str(tmp_path), **env)
-    return subprocess.run([FLASK_BIN, "--app", "wsgi", *args], cwd=ROOT, env=full_env, input=input,
+    return subprocess.run([FLASK_BIN, "--app", app, *args], cwd=ROOT, env=full_env, input=input,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -511,18 +512,20 @@ def _words(command):
 def test_every_documented_flask_command_runs_as_written(tmp_path):
     found = list(_documented_commands())
     assert len(found) > 20
-    wrong = [where for where, program, _ in found if program != PREFIX]
+    wrong = [where for where, program, _ in found if program not in (PREFIX, CONSOLE_PREFIX)]
     assert wrong == [], f"write commands as `{PREFIX} ...` (a bare `flask` fails on a fresh machine): {wrong}"
     groups = {}
-    for where, _, words in found:
-        if words:  # `.venv/bin/flask --app wsgi COMMAND` names none
+    for where, program, words in found:
+        if words and words != ["run"]:  # `.venv/bin/flask --app wsgi COMMAND` names none; Flask's own `run`
             assert len(words) >= 2, where
-            groups.setdefault(words[0], {})[words[1]] = where
-    assert set(groups) == {"db", "license", "users"}
+            groups.setdefault((program, words[0]), {})[words[1]] = where
+    assert {group for program, group in groups if program == PREFIX} == {"db", "license", "users"}
+    assert {group for program, group in groups if program == CONSOLE_PREFIX} == {"console", "license"}
     env = dict(SECRET_KEY="s", LICENSE_DATA_KEY="d", LICENSE_SIGNING_KEY_PASSPHRASE="p",
-               DATABASE_URL=f"sqlite:///{tmp_path / 'help.db'}")
-    for group, commands in groups.items():
-        result = _flask(tmp_path, group, "--help", **env)
+               DATABASE_URL=f"sqlite:///{tmp_path / 'help.db'}", CONSOLE_INSTANCE_PATH=str(tmp_path / "console"))
+    for (program, group), commands in groups.items():
+        app = program.split("--app ")[1]
+        result = _flask(tmp_path, group, "--help", app=app, **env)
         assert result.returncode == 0, result.stderr
         listed = set(re.findall(r"^  ([a-z][a-z-]*)\s", result.stdout.split("Commands:")[1], re.M))
         missing = {where for name, where in commands.items() if name not in listed}

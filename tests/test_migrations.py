@@ -70,3 +70,16 @@ def test_a_migration_the_app_runs_says_nothing_and_leaves_logging_alone(tmp_path
     assert root.handlers == handlers and logging.getLogger("alembic").level == alembic_level
     app_logger.warning("still heard")
     assert "still heard" in caplog.text
+
+
+def test_flask_license_db_upgrade_is_flask_db_upgrade_for_the_standalone_app(tmp_path):
+    app = _app(tmp_path)
+    result = app.test_cli_runner().invoke(args=["license", "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"alembic_version", "users", "audit_events"} <= tables and "license_alembic_version" not in tables
+        upgrade()  # `flask db upgrade` finds the same head: nothing to do
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection, opts={"render_as_batch": True}), db.metadata)
+        assert diff == []

@@ -156,3 +156,38 @@ def test_install_id_is_made_once_under_a_race(pg_app):
     for t in threads:
         t.join()
     assert len(set(seen)) == 1 and len(seen[0]) == 32
+
+
+def test_the_host_consoles_database_holds_the_plugins_tables_beside_its_own(pg_url, tmp_path):
+    """The example host console on PostgreSQL: the plugin's migrations in the host's database
+    with their own version table, matching the plugin's models, out of the host's autogenerate,
+    the append-only audit log included."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from examples.host_console import create_app as create_console
+    from examples.host_console.models import db as console_db
+    from webapp import audit
+    from webapp.extension import upgrade_schema
+
+    app = create_console({"TESTING": True, "SECRET_KEY": "s", "LICENSE_DATA_KEY": "d" * 32,
+                          "SQLALCHEMY_DATABASE_URI": pg_url}, instance_path=str(tmp_path))
+    with app.app_context():
+        console_db.create_all()
+        upgrade_schema()
+        tables = set(inspect(console_db.engine).get_table_names())
+        assert {"console_users", "kafka_clusters", "environment_state", "license_alembic_version"} <= tables
+        assert "alembic_version" not in tables
+        with console_db.engine.connect() as connection:
+            host_view = MigrationContext.configure(
+                connection, opts={"include_name": app.extensions["migrate"].configure_args["include_name"]})
+            assert compare_metadata(host_view, console_db.metadata) == []
+            plugin_view = MigrationContext.configure(connection, opts={
+                "include_name": lambda name, type_, parents: type_ != "table" or name in db.metadata.tables})
+            assert compare_metadata(plugin_view, db.metadata) == []
+        audit.record("x", actor="a", commit=True)
+        with pytest.raises(DBAPIError, match="append-only"):
+            console_db.session.execute(text("DELETE FROM audit_events"))
+        console_db.session.rollback()
+        console_db.session.remove()
+        console_db.engine.dispose()

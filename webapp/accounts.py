@@ -61,4 +61,4 @@ def logout():
 
 
 def init_app(app, state) -> None:
-    app.register_blueprint(bp)
+    state.register_blueprint(app, bp)

@@ -22,6 +22,18 @@ from .extensions import db
 
 license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
 users_cli = AppGroup("users", help="Accounts and API tokens.")
+license_db_cli = AppGroup("db", help="The plugin's tables, in a host console's database too.")
+license_cli.add_command(license_db_cli)
+
+
+@license_db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def license_db_upgrade(revision: str) -> None:
+    """Create or migrate the plugin's tables in the app's database (in a host's, with a version
+    table of their own, license_alembic_version; standalone the same as `db upgrade`)."""
+    from .extension import upgrade_schema
+
+    upgrade_schema(revision)
 
 
 # How README.md runs a command: the venv's flask (`make run` and `make venv` make .venv), from

@@ -1,13 +1,13 @@
-"""The home route and the fragments every page shares (header badge, banners)."""
+"""The home route and the fragments every page shares (header badge, banners).
+
+The blueprint is made for each app: in a host console (`login_check` given) it has the
+fragments only, the host keeping `/` and `/healthz`.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, url_for
 from flask_login import current_user
 
-bp = Blueprint("core", __name__)
-
-
-@bp.route("/")
 def index():
     """Send each person where their work is: operators to Settings, staff to issuing."""
     state = current_app.extensions["license_platform"]
@@ -19,7 +19,6 @@ def index():
     return render_template("core/home.html")
 
 
-@bp.route("/_license/banners")
 def banners():
     """The banners again (htmx, on `license-changed`), for the page named by `HX-Current-URL`."""
     response = make_response(render_template("core/_banners.html"))
@@ -27,7 +26,6 @@ def banners():
     return response
 
 
-@bp.route("/_license/badge")
 def badge():
     """The header badge again (htmx, on `license-changed`), for the page named by `HX-Current-URL`."""
     response = make_response(render_template("core/_badge.html"))
@@ -35,11 +33,16 @@ def badge():
     return response
 
 
-@bp.route("/healthz")
 def healthz():
     return {"status": "ok"}
 
 
 def init_app(app, state) -> None:
-    app.register_blueprint(bp)
+    bp = Blueprint("core", __name__)
+    if not state.hosted:
+        bp.add_url_rule("/", view_func=index)
+        bp.add_url_rule("/healthz", view_func=healthz)
+    bp.add_url_rule("/_license/banners", view_func=banners)
+    bp.add_url_rule("/_license/badge", view_func=badge)
+    state.register_blueprint(app, bp)
     state.shared_fragments.update({"core.banners", "core.badge"})

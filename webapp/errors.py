@@ -49,7 +49,12 @@ MESSAGES = {
 
 
 def is_api_request() -> bool:
-    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+    """Whether the request is for the plugin's `/api/v1` (under its `url_prefix`)."""
+    from flask import current_app
+
+    state = current_app.extensions.get("license_platform")
+    prefix = state.api_prefix if state is not None else API_PREFIX
+    return request.path == prefix or request.path.startswith(prefix + "/")
 
 
 def api_error(code: str, message: str, status: int, **extra) -> Response:
@@ -61,8 +66,12 @@ def api_error(code: str, message: str, status: int, **extra) -> Response:
 
 def _retry_after() -> str:
     """Seconds until the breached limit resets."""
+    from flask import current_app
+
     from .extensions import limiter
 
+    if limiter not in current_app.extensions.get("limiter", ()):  # a host's Limiter answered
+        return "60"
     limit = limiter.current_limit
     if limit is not None and limit.reset_at:
         return str(max(1, int(limit.reset_at - time.time())))
@@ -100,7 +109,15 @@ def handle_unexpected(error: Exception):
     return handle_http_error(InternalServerError())
 
 
-def init_app(app) -> None:
-    app.register_error_handler(HTTPException, handle_http_error)
+def handlers(app) -> list[tuple[type[Exception], object]]:
+    """The plugin's error handlers: app-wide in the standalone app, on the plugin's own
+    blueprints in a host console (`extension._hook_own_blueprints`)."""
+    found = [(HTTPException, handle_http_error)]
     if not app.config.get("PROPAGATE_EXCEPTIONS") and not app.testing:
-        app.register_error_handler(Exception, handle_unexpected)
+        found.append((Exception, handle_unexpected))
+    return found
+
+
+def init_app(app) -> None:
+    for exception, handler in handlers(app):
+        app.register_error_handler(exception, handler)

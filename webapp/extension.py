@@ -3,6 +3,18 @@
     platform = LicensePlatform()
     platform.init_app(app, login_check=host_login_check, current_actor=host_actor)
 
+In a host console (the host's own Flask-SQLAlchemy, its own login; README.md, "Embedding")::
+
+    LicensePlatform().init_app(app, db=db, url_prefix="/license",
+                               login_check=lambda: current_user.is_authenticated,
+                               current_actor=lambda: current_user.email)
+
+`db`: the plugin's tables live in the host's database, queried through the host's session
+(without it the plugin keeps its own, `extensions.own_db`). `url_prefix`: every route of the
+plugin under it. With `login_check` the plugin takes no `/`, login, logout or `/healthz`, and
+its error handlers, security headers, CSRF check and template context apply to its own
+blueprints only (`_hook_own_blueprints`).
+
 State lives in `app.extensions["license_platform"]` (a `PlatformState`), never on the
 extension object, so one extension object serves any number of apps.
 """
@@ -15,19 +27,22 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, has_request_context, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request, url_for
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, default_exceptions
 from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import errors, instance_secrets, timefmt
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import Base, csrf, limiter, login_manager, migrate, own_db
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 EXTENSION_KEY = "license_platform"
+# Alembic's version table of the plugin's tables in a host's database (`flask license db
+# upgrade`), so that the host's own Alembic history never sees them.
+HOST_VERSION_TABLE = "license_alembic_version"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -73,6 +88,48 @@ class PlatformState:
     # Made by the `flask` command line to run a command, not to serve (`cli.running_a_command`):
     # the start-up notes and the signing-key check are left to the commands they concern.
     for_command: bool = False
+    # The Flask-SQLAlchemy instance whose session and engine the plugin uses (`extensions.db`):
+    # the host's (`init_app(db=...)`) or the plugin's own.
+    db: object = None
+    # Where every route of the plugin lives ("" or e.g. "/license"), and the names of the
+    # blueprints it registered (`register_blueprint`), its handlers and hooks scoped to them.
+    url_prefix: str = ""
+    blueprints: list[str] = field(default_factory=list)
+
+    @property
+    def hosted(self) -> bool:
+        """Mounted in a host console that guards the pages itself (`login_check` given)."""
+        return self.login_check is not None
+
+    @property
+    def own_database(self) -> bool:
+        return self.db is own_db
+
+    @property
+    def api_prefix(self) -> str:
+        return self.url_prefix + "/api/v1"
+
+    @property
+    def version_table(self) -> str:
+        """Alembic's version table of the plugin's tables: the standalone app's `alembic_version`
+        (`flask db upgrade` and `flask license db upgrade` agree), its own in a host's database."""
+        return "alembic_version" if self.own_database else HOST_VERSION_TABLE
+
+    def register_blueprint(self, app: Flask, bp: Blueprint) -> None:
+        """Register one of the plugin's blueprints under `url_prefix`."""
+        prefix = self.url_prefix + (bp.url_prefix or "")
+        app.register_blueprint(bp, url_prefix=prefix or None)
+        self.blueprints.append(bp.name)
+
+    def home_url(self) -> str:
+        """Where the header's brand and the 404 page send people: `/` standalone, the
+        environment's Settings (or the first page of the nav) in a host console."""
+        if "core.index" in current_app.view_functions:
+            return url_for("core.index")
+        for endpoint in (self.homes.get("operator"), *(item.endpoint for item in self.nav)):
+            if endpoint:
+                return url_for(endpoint)
+        return request.script_root + "/"
 
     @property
     def vendor(self) -> bool:
@@ -184,7 +241,10 @@ class Badge:
     title: str = ""
 
 
-def _defaults(app: Flask) -> None:
+BODY_LIMIT = 256 * 1024
+
+
+def _defaults(app: Flask, *, hosted: bool = False) -> None:
     c = app.config
     c.setdefault("LICENSE_ROLE", "environment")
     c.setdefault("LICENSE_EXPIRING_DAYS", 7)
@@ -200,6 +260,7 @@ def _defaults(app: Flask) -> None:
     c.setdefault("LICENSE_REQUIRE_SIGNING_KEY", False)
     c.setdefault("LICENSE_LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
     c.setdefault("LICENSE_SECURITY_HEADERS", True)
+    c.setdefault("LICENSE_BASE_TEMPLATE", None)
     c.setdefault("MARKETPLACE_ENDPOINT", "https://market.aliyuncs.com")
     c.setdefault("MARKETPLACE_SIGNATURE_VERSION", "v1")
     c.setdefault("MARKETPLACE_TIMEZONE", "Asia/Shanghai")
@@ -209,9 +270,12 @@ def _defaults(app: Flask) -> None:
     c.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     c.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     c.setdefault("TRUSTED_PROXIES", 0)
+    c.setdefault("LICENSE_MAX_CONTENT_LENGTH", BODY_LIMIT)
+    if hosted:  # the app-wide settings below are the host's to choose
+        return
     # Flask ships these keys set to None, so setdefault would not apply.
     if c.get("MAX_CONTENT_LENGTH") is None:
-        c["MAX_CONTENT_LENGTH"] = 256 * 1024
+        c["MAX_CONTENT_LENGTH"] = BODY_LIMIT
     if c.get("SESSION_COOKIE_SAMESITE") is None:
         c["SESSION_COOKIE_SAMESITE"] = "Lax"
     c.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, so long forms don't fail
@@ -229,8 +293,21 @@ class LicensePlatform:
         *,
         login_check: Callable[[], bool] | None = None,
         current_actor: Callable[[], str] | None = None,
+        db=None,
+        url_prefix: str = "",
     ) -> PlatformState:
-        _defaults(app)
+        """Mount the plugin on `app`.
+
+        `login_check`, `current_actor`: a host console's guard of the environment's pages and the
+        name its actions are recorded under. `db`: a host's Flask-SQLAlchemy instance, whose
+        database holds the plugin's tables (`flask license db upgrade`); without it the plugin
+        keeps its own. `url_prefix`: every page, fragment, static file and `/api/v1` route of the
+        plugin under it (e.g. "/license").
+        """
+        url_prefix = (url_prefix or "").rstrip("/")
+        if url_prefix and not url_prefix.startswith("/"):
+            raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
+        _defaults(app, hosted=login_check is not None)
         role = app.config["LICENSE_ROLE"]
         if role not in config_module.ROLES:
             raise RuntimeError(f"LICENSE_ROLE must be one of {', '.join(config_module.ROLES)}, not {role!r}")
@@ -251,29 +328,43 @@ class LicensePlatform:
             raise RuntimeError(
                 "LICENSE_SIGNING_KEY_PASSPHRASE is not set: it encrypts the signing keys at rest"
             )
-        if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        if db is None and not app.config.get("SQLALCHEMY_DATABASE_URI"):
             Path(instance_path).mkdir(parents=True, exist_ok=True)
             app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(instance_path, "license.db")
-        _sqlite_engine_options(app)
+        if db is None:
+            _sqlite_engine_options(app)
 
         from . import cli
 
         state = PlatformState(role=role, demo=demo, login_check=login_check, current_actor=current_actor,
-                              for_command=cli.running_a_command())
+                              for_command=cli.running_a_command(), db=db if db is not None else own_db, url_prefix=url_prefix)
         app.extensions[EXTENSION_KEY] = state
 
         from . import models  # noqa: F401  (every table registered before Migrate sees them)
 
-        db.init_app(app)
-        migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
-        csrf.init_app(app)
-        login_manager.init_app(app)
-        login_manager.login_view = "accounts.login"
-        login_manager.login_message = "Please log in to see this page."
-        login_manager.login_message_category = "info"
-        app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
-        limiter.init_app(app)
-        if app.config.get("TRUSTED_PROXIES"):
+        if state.own_database:
+            if "sqlalchemy" in app.extensions:
+                raise RuntimeError(
+                    "this app has its own Flask-SQLAlchemy: pass it to the plugin, "
+                    "LicensePlatform().init_app(app, db=db), so that the plugin's tables live in its database"
+                )
+            own_db.init_app(app)
+            migrate.init_app(app, own_db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+        else:
+            _keep_out_of_host_migrations(app)
+        if not state.hosted:
+            csrf.init_app(app)
+            login_manager.init_app(app)
+            login_manager.login_view = "accounts.login"
+            login_manager.login_message = "Please log in to see this page."
+            login_manager.login_message_category = "info"
+        # The plugin's limits (the login, the vendor's redemption) are declared on its own
+        # Limiter, which acts only on the routes it limits. The environment side limits nothing
+        # of its own: mounted in a host console it adds no Limiter, and the host's (with its
+        # default limits) is the one that applies to the plugin's routes.
+        if not state.hosted or state.vendor:
+            limiter.init_app(app)
+        if app.config.get("TRUSTED_PROXIES") and not state.hosted:
             n = int(app.config["TRUSTED_PROXIES"])
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
@@ -284,15 +375,17 @@ class LicensePlatform:
             static_folder=str(PACKAGE_DIR / "static"),
             static_url_path="/_license/static",
         )
-        app.register_blueprint(ui)
-        errors.init_app(app)
-        _security_headers(app)
-        _template_context(app, state)
+        state.register_blueprint(app, ui)
+        if not state.hosted:
+            errors.init_app(app)
+            app.after_request(_add_security_headers)
+            app.context_processor(_template_context(state))
         timefmt.init_app(app)
 
         from . import accounts, core
 
-        accounts.init_app(app, state)
+        if not state.hosted:
+            accounts.init_app(app, state)
         core.init_app(app, state)
         if state.environment:
             from . import environment
@@ -302,6 +395,8 @@ class LicensePlatform:
             from . import vendor
 
             vendor.init_app(app, state)
+        if state.hosted:
+            _hook_own_blueprints(app, state)
         cli.init_app(app)
 
         _start_up_checks(app, state)
@@ -349,34 +444,37 @@ def _sqlite_engine_options(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-def _security_headers(app: Flask) -> None:
-    @app.after_request
-    def add_headers(response):
-        if not app.config.get("LICENSE_SECURITY_HEADERS"):
-            return response
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if response.mimetype == "text/html":
-            response.vary.add("HX-Request")
-            response.headers.setdefault("Cache-Control", "no-store")
+def _add_security_headers(response):
+    """The plugin's security headers: on every answer of the standalone app, on the plugin's
+    own answers in a host console (which keeps its own headers on its pages)."""
+    if not current_app.config.get("LICENSE_SECURITY_HEADERS"):
         return response
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if response.mimetype == "text/html":
+        response.vary.add("HX-Request")
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
-def _template_context(app: Flask, state: PlatformState) -> None:
-    @app.context_processor
+def _template_context(state: PlatformState) -> Callable[[], dict]:
     def inject():
-        from flask_login import current_user
-
         def signed_in() -> bool:
-            return current_user.is_authenticated or state.host_lets_in()
+            if state.hosted:
+                return state.host_lets_in()
+            from flask_login import current_user
+
+            return current_user.is_authenticated
 
         def visible_nav():
+            if state.hosted:  # the host's operators see the environment's pages
+                return [item for item in state.nav if "operator" in item.roles] if state.host_lets_in() else []
+            from flask_login import current_user
+
             if current_user.is_authenticated:
                 return [item for item in state.nav if current_user.has_role(*item.roles)]
-            if state.host_lets_in():  # the host's operators see the environment's pages
-                return [item for item in state.nav if "operator" in item.roles]
             return []
 
         def banners():
@@ -392,9 +490,135 @@ def _template_context(app: Flask, state: PlatformState) -> None:
             "license_banners": banners,
             "license_page_path": state.page_path,
             "license_badge": badge,
-            "product_name": app.config["LICENSE_PRODUCT_NAME"],
-            "vendor_name": app.config["LICENSE_VENDOR_NAME"],
+            "license_home_url": state.home_url,
+            "license_layout": current_app.config.get("LICENSE_BASE_TEMPLATE") or "base.html",
+            "product_name": current_app.config["LICENSE_PRODUCT_NAME"],
+            "vendor_name": current_app.config["LICENSE_VENDOR_NAME"],
         }
+
+    return inject
+
+
+def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
+    """In a host console: the plugin's error handlers, security headers, CSRF check and template
+    context on its own blueprints only, so the host's pages, 404s and headers stay the host's.
+
+    The blueprints are module-level objects shared by every app, so the handlers are registered
+    on this app, keyed by blueprint name: the tables Flask fills from a blueprint's own
+    `register_error_handler`, `after_request`, `before_request` and `context_processor`.
+    """
+    from flask_wtf.csrf import generate_csrf
+
+    host_csrf = app.extensions.get("csrf")
+    if host_csrf is None:
+        # No CSRFProtect in the host: the plugin's own check, on its own pages only.
+        for key, default in (("WTF_CSRF_ENABLED", True), ("WTF_CSRF_FIELD_NAME", "csrf_token"),
+                             ("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"]),
+                             ("WTF_CSRF_SSL_STRICT", True)):
+            app.config.setdefault(key, default)
+        app.config["WTF_CSRF_METHODS"] = set(app.config.get("WTF_CSRF_METHODS", ["POST", "PUT", "PATCH", "DELETE"]))
+        app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+
+    def check_csrf():
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
+
+    def limit_body():
+        """The plugin's body limit on its own routes (the host's MAX_CONTENT_LENGTH is the host's)."""
+        request.max_content_length = current_app.config["LICENSE_MAX_CONTENT_LENGTH"]
+
+    inject = _template_context(state)
+    handlers = errors.handlers(app)
+    if state.url_prefix:
+        _own_not_found(app, state)
+    for name in state.blueprints:
+        api = app.blueprints[name].url_prefix == state.api_prefix
+        for exception, handler in handlers:
+            app.error_handler_spec[name][None][exception] = handler
+            if exception is HTTPException:
+                # Also under each status code: Flask asks code handlers (a host's 404 page)
+                # before any handler of a class, so the plugin's own must be there too.
+                for code, http_exception in default_exceptions.items():
+                    app.error_handler_spec[name][code][http_exception] = handler
+        app.after_request_funcs[name].append(_add_security_headers)
+        app.before_request_funcs[name].append(limit_body)
+        app.template_context_processors[name].append(inject)
+        if api and host_csrf is not None:
+            host_csrf.exempt(app.blueprints[name])  # bearer tokens, never the session cookie
+        elif not api and host_csrf is None:
+            app.before_request_funcs[name].append(check_csrf)
+
+
+def _own_not_found(app: Flask, state: PlatformState) -> None:
+    """Unknown addresses under the plugin's prefix answer the plugin's 404 (JSON under its
+    `/api/v1`), and a known one asked with another method its 405; `prefix/` goes home."""
+    endpoint = "license_ui.not_found"
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    def not_found(rest: str = ""):
+        if not rest:
+            return redirect(state.home_url())
+        adapter = app.url_map.bind_to_environ(request.environ)
+        allowed = set()
+        for method in methods:
+            try:
+                found, _ = adapter.match(request.path, method=method)
+            except HTTPException:
+                continue
+            if found != endpoint:
+                allowed.add(method)
+        if allowed:
+            raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+        raise NotFound()
+
+    app.add_url_rule(state.url_prefix + "/", endpoint, not_found, methods=methods)
+    app.add_url_rule(state.url_prefix + "/<path:rest>", endpoint, not_found, methods=methods)
+
+
+def upgrade_schema(revision: str = "head") -> None:
+    """Create or migrate the plugin's tables in the current app's plugin database (a host's
+    `db`, or its own) to `revision`: `flask license db upgrade`. In a host's database the
+    version table is `license_alembic_version`; the standalone app's is Alembic's own, so that
+    `flask db upgrade` and this agree."""
+    from alembic import command
+    from alembic.config import Config
+
+    state = current_app.extensions[EXTENSION_KEY]
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["license_platform"] = {"engine": state.db.engine, "version_table": state.version_table}
+    command.upgrade(config, revision)
+
+
+def _keep_out_of_host_migrations(app: Flask) -> None:
+    """The plugin's tables in a host's database are migrated by the plugin (`flask license db
+    upgrade`, its own version table): a host's Flask-Migrate, set up before the plugin, leaves
+    them out of its autogenerate (`include_name`), so it never creates or drops them."""
+    host_migrate = app.extensions.get("migrate")
+    if host_migrate is None:
+        return
+    args = host_migrate.configure_args
+    if not getattr(args.get("include_name"), "license_excludes", False):
+        args["include_name"] = exclude_license_tables(args.get("include_name"))
+
+
+def exclude_license_tables(include_name: Callable | None = None) -> Callable:
+    """An Alembic `include_name` hook that leaves out the plugin's tables and version table
+    (for a host that configures Alembic itself: `context.configure(include_name=...)`)."""
+    from . import models  # noqa: F401
+
+    own = set(Base.metadata.tables) | {HOST_VERSION_TABLE}
+
+    def include(name, type_, parent_names):
+        if type_ == "table" and name in own:
+            return False
+        if type_ in ("index", "unique_constraint", "foreign_key_constraint", "column") and \
+                parent_names.get("table_name") in own:
+            return False
+        return include_name(name, type_, parent_names) if include_name else True
+
+    include.license_excludes = True
+    return include
 
 
 platform = LicensePlatform()

@@ -74,7 +74,16 @@ def test_host_visitors_see_the_nav_badge_and_banners(host):
     assert 'class="badge badge-info"' in html and ">Trial<" in html
     assert "Free trial" in html  # the trial banner
     host.verdict = False
-    assert 'class="badge' not in host.app.test_client().get("/login").get_data(as_text=True)
+    refused = host.app.test_client().get("/settings")
+    assert refused.status_code == 403 and 'class="badge' not in refused.get_data(as_text=True)
+
+
+def test_with_login_check_the_plugin_takes_no_login_logout_home_or_healthz(host):
+    client = host.app.test_client()
+    for path in ("/", "/login", "/healthz"):
+        assert client.get(path).status_code == 404, path
+    assert client.post("/logout").status_code == 404
+    assert "accounts" not in host.app.blueprints and not hasattr(host.app, "login_manager")
 
 
 def test_actions_are_recorded_under_the_hosts_actor(host):
@@ -116,6 +125,8 @@ def test_requires_capacity_decorator(host):
     response = client.post("/clusters/10/grow", data={"aku": "30"})
     assert response.status_code == 409 and "only 14 of the 14 AKU licensed are free" in response.get_data(as_text=True)
     assert client.post("/clusters/10/grow", data={"aku": "12"}).get_data(as_text=True) == "grown"
+    asked_for_json = client.post("/clusters/10/grow", data={"aku": "30"}, headers={"Accept": "application/json"})
+    assert asked_for_json.status_code == 409 and asked_for_json.get_json()["error"]["code"] == "insufficient_aku"
     host.clock.advance(days=20)
     response = client.post("/api/v1/clusters", json={"aku": 1})
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "license_expired"
@@ -130,3 +141,36 @@ def test_role_vendor_has_no_environment_side(app, client):
     assert client.get("/settings").status_code == 404
     result = app.test_cli_runner().invoke(args=["license", "status"])
     assert result.exit_code == 2 and "environment side" in result.stderr
+
+
+def test_the_plugins_handlers_headers_and_csrf_stay_on_its_own_routes(host):
+    """A host without a CSRFProtect of its own: the plugin checks CSRF on its pages only; its
+    CSP and error pages are not the host's."""
+    app = host.app
+    app.config["WTF_CSRF_ENABLED"] = True
+
+    @app.post("/host/form")
+    def host_form():
+        return "host form"
+
+    client = app.test_client()
+    assert client.post("/host/form").get_data(as_text=True) == "host form"  # no CSRF of ours there
+    refused = client.post("/settings/license", data={"product_key": "x"})
+    assert refused.status_code == 400 and "This form has expired" in refused.get_data(as_text=True)
+    assert refused.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    host_404 = client.get("/no-such-host-page")
+    assert host_404.status_code == 404 and "Content-Security-Policy" not in host_404.headers
+    assert "There is nothing at this address" not in host_404.get_data(as_text=True)  # Flask's, not ours
+    assert "Content-Security-Policy" not in client.post("/host/form").headers
+    assert "Content-Security-Policy" in client.get("/settings").headers
+
+
+def test_a_host_with_its_own_sqlalchemy_is_told_to_pass_it(tmp_path):
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask("host_with_db")
+    app.config.update(TestConfig().__dict__, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+                      LICENSE_INSTANCE_PATH=str(tmp_path / "instance"), LICENSE_ROLE="environment")
+    SQLAlchemy(app)
+    with pytest.raises(RuntimeError, match=r"init_app\(app, db=db\)"):
+        LicensePlatform().init_app(app, login_check=lambda: True)

@@ -38,8 +38,8 @@ def init_app(app, state) -> None:
     """Register the environment side's blueprints, nav items, home, banners and badge."""
     from . import json_api, notices, store, views
 
-    app.register_blueprint(views.bp)
-    app.register_blueprint(json_api.bp)
+    state.register_blueprint(app, views.bp)
+    state.register_blueprint(app, json_api.bp)
     app.after_request(store.flush_high_water)
 
     state.add_nav("environment.settings", "Settings", "operator")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from flask import abort, current_app, g, has_request_context
+from flask import abort, current_app, g, has_request_context, request
 from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -53,9 +53,19 @@ def check_capacity(aku_needed: int, *, growing_from: int = 0) -> sm.LicenseState
     return lic
 
 
+def wants_json() -> bool:
+    """The plugin's `/api/v1`, a JSON request, or a client that prefers JSON (a host's own API,
+    wherever the host serves it)."""
+    if is_api_request() or request.is_json:
+        return True
+    accept = request.accept_mimetypes
+    return accept.best == "application/json" or accept["application/json"] > accept["text/html"]
+
+
 def capacity_error_response(exc: sm.CapacityError):
-    """The answer for a refused capacity check: JSON under /api/v1, an error page elsewhere."""
-    if is_api_request():
+    """The answer for a refused capacity check: the JSON error document to an API request
+    (`wants_json`), an error page elsewhere."""
+    if wants_json():
         return api_error(exc.code, exc.message, exc.http_status)
     raise Conflict(description=exc.message)
 
@@ -65,8 +75,8 @@ def requires_capacity(aku_from_request: Callable[..., int | tuple[int, int] | No
 
     ``aku_from_request(*view_args, **view_kwargs)`` answers the AKU needed, a tuple
     ``(new_aku, current_aku)`` for growing, or None to skip the check. A refusal answers 409:
-    ``{"error": {"code": "insufficient_aku" | "license_expired", ...}}`` under /api/v1, an error
-    page elsewhere. The view finds the checked state in ``g.environment_license``.
+    ``{"error": {"code": "insufficient_aku" | "license_expired", ...}}`` to an API request (the
+    plugin's /api/v1, a JSON body, or ``Accept: application/json``), an error page elsewhere. The view finds the checked state in ``g.environment_license``.
     """
 
     def decorator(view):

@@ -10,16 +10,22 @@ from alembic import context
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
+# `flask license db upgrade` (`extension.upgrade_schema`): the plugin's tables in the database
+# the plugin runs on, a host's included, with their own version table; None for `flask db`.
+license_run = config.attributes.get("license_platform")
 
 
 def _flask_db_command():
-    """The `flask db ...` command being run (upgrade, migrate, ...), or None when the app
-    migrates by itself (the demo at start, before any command runs; a host; the tests)."""
+    """The `flask db ...` (or `flask license db ...`) command being run (upgrade, migrate, ...),
+    or None when the app migrates by itself (the demo at start, before any command runs; a
+    host; the tests)."""
     names = []
     ctx = click.get_current_context(silent=True)
     while ctx is not None:
         names.insert(0, ctx.info_name)
         ctx = ctx.parent
+    if len(names) >= 4 and names[1:3] == ["license", "db"]:
+        return names[3]
     return names[2] if len(names) >= 3 and names[1] == "db" else None
 
 
@@ -63,6 +69,8 @@ def _say_what_was_done(heads):
 
 
 def get_engine():
+    if license_run:
+        return license_run["engine"]
     return current_app.extensions['migrate'].db.engine
 
 
@@ -79,7 +87,7 @@ def get_engine_url():
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
 config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
+target_db = None if license_run else current_app.extensions['migrate'].db
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
@@ -88,6 +96,10 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
+    if license_run:
+        from webapp.extensions import Base
+
+        return Base.metadata
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
     return target_db.metadata
@@ -132,7 +144,10 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    if license_run:
+        conf_args = {"render_as_batch": True, "version_table": license_run["version_table"]}
+    else:
+        conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

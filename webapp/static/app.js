@@ -81,6 +81,15 @@
   // be queued on a form about to leave the page and silently lost; now the person (or a test)
   // presses the button of the new form once it is there. A form the answer does not replace
   // gets its buttons back when the request ends.
+  // The CSRF token on every htmx request: the plugin's own layout sends it from <body hx-headers>;
+  // in a host console's layout (LICENSE_BASE_TEMPLATE) it comes from <meta name="csrf-token">.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && !event.detail.headers["X-CSRFToken"]) {
+      event.detail.headers["X-CSRFToken"] = meta.getAttribute("content");
+    }
+  });
+
   function busyForm(event) {
     var elt = event.detail.elt;
     return elt && elt.closest ? elt.closest("form") : null;

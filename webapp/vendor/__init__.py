@@ -24,9 +24,9 @@ def init_app(app, state) -> None:
     # "Check for renewal": no cache there.
     app.config.setdefault("VENDOR_REDEEM_CODE_CACHE_SECONDS", 0 if market.simulated else redeem.CODE_CACHE_SECONDS)
 
-    app.register_blueprint(views.bp)
-    app.register_blueprint(public.bp)
-    app.register_blueprint(api.bp)
+    state.register_blueprint(app, views.bp)
+    state.register_blueprint(app, public.bp)
+    state.register_blueprint(app, api.bp)
     # The staff pages and the buyers' /redeem carry no banner or badge of the environment side (role both).
     state.page_sides.update({views.bp.name: "vendor", public.bp.name: "vendor"})
 

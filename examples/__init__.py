@@ -1,0 +1,1 @@
+"""Examples of using the plugin (`host_console`: a console that mounts it)."""
