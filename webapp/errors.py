@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Response, jsonify, render_template, request
+from flask import Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -50,8 +50,6 @@ MESSAGES = {
 
 def is_api_request() -> bool:
     """Whether the request is for the plugin's `/api/v1` (under its `url_prefix`)."""
-    from flask import current_app
-
     state = current_app.extensions.get("license_platform")
     prefix = state.api_prefix if state is not None else API_PREFIX
     return request.path == prefix or request.path.startswith(prefix + "/")
@@ -66,8 +64,6 @@ def api_error(code: str, message: str, status: int, **extra) -> Response:
 
 def _retry_after() -> str:
     """Seconds until the breached limit resets."""
-    from flask import current_app
-
     from .extensions import limiter
 
     if limiter not in current_app.extensions.get("limiter", ()):  # a host's Limiter answered
