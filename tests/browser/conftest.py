@@ -64,7 +64,11 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, live_server):
+    """A page in a fresh context. It depends on `live_server` so that the server is started
+    before the page and stopped only after the page is closed: a test's last action may leave
+    htmx's refreshes (badge, banners on `license-changed`) in flight, and a server stopped under
+    them made htmx report send errors to the console, failing the test at teardown."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
