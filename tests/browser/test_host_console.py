@@ -55,7 +55,8 @@ def test_activate_in_the_hosts_layout_and_create_clusters_within_the_license(pag
     expect(page.locator("#cluster-error")).to_contain_text("only 14 of the 14 AKU licensed are free")
 
     # activate a 40 AKU key through the plugin's htmx preview and apply
-    page.get_by_role("link", name="Manage the license").click()
+    with page.expect_navigation():  # to the page's load: htmx ready before its buttons are pressed
+        page.get_by_role("link", name="Manage the license").click()
     page.get_by_role("button", name="Update Product License").click()
     page.get_by_label("Product key").fill(keys.make(seq=1, aku=40, days=30))
     page.get_by_role("button", name="Check the key").click()
