@@ -899,7 +899,7 @@ def test_times_in_messages_are_written_as_the_pages_write_them():
     from webapp.timefmt import for_people
 
     for moment in (datetime(2026, 12, 28, 10, 0, 59, tzinfo=UTC), datetime(2027, 1, 1, 7, 30, tzinfo=timezone(timedelta(hours=8)))):
-        assert pk._for_people(moment) == for_people(moment)
+        assert pk.time_for_people(moment) == for_people(moment)
     assert set(pk.ERROR_CODES) == {
         "malformed_key", "signature_invalid", "wrong_install_id", "clock_skew",
         "not_yet_valid", "key_expired", "older_key",

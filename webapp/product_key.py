@@ -55,6 +55,7 @@ __all__ = [
     "check_applicable",
     "decode",
     "format_time",
+    "time_for_people",
     "is_dev_kid",
     "is_install_id",
     "load_public_keys",
@@ -226,10 +227,10 @@ def _unreadable(pasted: str, reason: str, field: str | None = None) -> ProductKe
     return _error("malformed_key", _NOT_A_KEY, hint, field=field, details=details)
 
 
-def _for_people(dt: datetime) -> str:
-    """A time in a message: ``2026-12-28 10:00 UTC``, as every page writes times
-    (``webapp.timefmt.for_people``; the codec imports nothing of the app). The exact times are in
-    the error's ``details``."""
+def time_for_people(dt: datetime) -> str:
+    """A time as people read it: ``2026-12-28 10:00 UTC``. The one definition: the codec's
+    messages use it (their exact times are in the error's ``details``), and every page through
+    ``webapp.timefmt.for_people`` (the codec imports nothing of the app)."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -751,7 +752,7 @@ def check_applicable(
         raise _error(
             "clock_skew",
             "This key was issued later than this environment's clock says it is now.",
-            f"It was issued at {_for_people(lic.issued_at)} and the clock says {_for_people(now)}, more "
+            f"It was issued at {time_for_people(lic.issued_at)} and the clock says {time_for_people(now)}, more "
             "than 5 minutes earlier: correct the environment's clock (NTP) and apply the key again.",
             field="license.issuedAt",
             details={"issuedAt": format_time(lic.issued_at), "now": format_time(now)},
@@ -760,8 +761,8 @@ def check_applicable(
         raise _error(
             "not_yet_valid",
             "This key is not valid yet.",
-            f"It is valid from {_for_people(lic.not_before)}, and this environment's clock says "
-            f"{_for_people(now)}: apply it again from {_for_people(lic.not_before)}.",
+            f"It is valid from {time_for_people(lic.not_before)}, and this environment's clock says "
+            f"{time_for_people(now)}: apply it again from {time_for_people(lic.not_before)}.",
             field="license.notBefore",
             details={"notBefore": format_time(lic.not_before), "now": format_time(now)},
         )
@@ -769,7 +770,7 @@ def check_applicable(
         raise _error(
             "key_expired",
             "This key has expired.",
-            f"It was valid until {_for_people(lic.expires_at)}: renew, then ask the vendor for a new key.",
+            f"It was valid until {time_for_people(lic.expires_at)}: renew, then ask the vendor for a new key.",
             field="license.expiresAt",
             details={"expiresAt": format_time(lic.expires_at)},
         )

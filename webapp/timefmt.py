@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .product_key import format_time, parse_time
+from .product_key import format_time, time_for_people, parse_time
 
 
 def _utc(moment: datetime | str) -> datetime | str:
@@ -29,7 +29,7 @@ def for_people(moment: datetime | str | None) -> str:
     if moment is None or moment == "":
         return "—"
     moment = _utc(moment)
-    return moment if isinstance(moment, str) else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment if isinstance(moment, str) else time_for_people(moment)
 
 
 def day_for_people(moment: datetime | str | None) -> str:
