@@ -20,7 +20,7 @@ from _measure import measure  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.auth import create_token, create_user  # noqa: E402
 from webapp.config import TestConfig  # noqa: E402
-from webapp.extensions import db  # noqa: E402
+from webapp.database import db  # noqa: E402
 
 
 def build_app(folder: str):

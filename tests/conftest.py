@@ -11,7 +11,7 @@ import pytest
 
 from webapp import create_app
 from webapp.config import TestConfig
-from webapp.extensions import db
+from webapp.database import db
 
 PASSWORD = "correct horse battery"
 
@@ -37,7 +37,7 @@ def app(tmp_path, app_config):
         db.create_all()
         _install_audit_triggers()
         if app.extensions["license_platform"].vendor:
-            from webapp import signing_keys
+            from webapp.vendor_side import signing_keys
 
             signing_keys.generate(dev=True)
     yield app

@@ -13,7 +13,7 @@ from webapp.auth import (
     token_sha256,
     user_for_token,
 )
-from webapp.extensions import db
+from webapp.database import db
 from webapp.models.accounts import ApiToken
 from webapp.models.audit import AuditEvent
 

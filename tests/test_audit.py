@@ -4,7 +4,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from webapp import audit
-from webapp.extensions import db
+from webapp.database import db
 from webapp.models.audit import AuditEvent, AuditLogIsAppendOnly
 
 

@@ -12,10 +12,12 @@ import click
 import pytest
 from flask.cli import ScriptInfo
 
-from webapp import product_key, signing_keys
-from webapp.extensions import db
+from webapp import product_key
+
+from webapp.vendor_side import signing_keys
+from webapp.database import db
 from webapp.models.audit import AuditEvent
-from webapp.models.signing import IssuedKey, SigningKey
+from webapp.vendor_side.models import IssuedKey, SigningKey
 
 INSTALL_ID = "f0d3d4e6bf28c50c4c73dc77de53a6b9"
 
@@ -568,8 +570,8 @@ def test_pages_and_api_messages_write_commands_as_the_readme(app, client, auth, 
     assert anonymous.status_code == 401
     assert f"`{PREFIX} users token EMAIL`" in anonymous.get_json()["error"]["message"]
 
-    from webapp.vendor import issuing
-    from webapp.vendor.rules import IssueError
+    from webapp.vendor_side import issuing
+    from webapp.vendor_side.rules import IssueError
 
     monkeypatch.setattr(signing_keys, "active_key", lambda: None)
     with app.app_context(), pytest.raises(IssueError) as refused:

@@ -6,9 +6,9 @@ import pytest
 
 from webapp import product_key
 from webapp.datakey import DataKeyError, data_key, mask
-from webapp.extensions import db
-from webapp.issuance import issue_key
-from webapp.models.signing import IssuedKey
+from webapp.database import db
+from webapp.vendor_side.ledger import issue_key
+from webapp.vendor_side.models import IssuedKey
 from webapp.trust import trusted_keys
 
 INSTALL_ID = "0123456789abcdef0123456789abcdef"

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect
 
 from webapp import create_app
 from webapp.config import TestConfig
-from webapp.extensions import db
+from webapp.database import db
 
 
 def _app(tmp_path):

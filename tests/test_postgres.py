@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from webapp import create_app
 from webapp.config import TestConfig
-from webapp.extensions import db
+from webapp.database import db
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
 
@@ -51,7 +51,7 @@ def pg_app(pg_url, tmp_path):
     app = create_app(config)
     with app.app_context():
         upgrade()
-        from webapp import signing_keys
+        from webapp.vendor_side import signing_keys
 
         signing_keys.generate(dev=True)
     yield app
@@ -87,8 +87,8 @@ def test_audit_log_is_append_only_in_the_database(pg_app):
 
 
 def test_concurrent_issuers_never_share_a_seq(pg_app):
-    from webapp.issuance import issue_key
-    from webapp.models.signing import IssuedKey
+    from webapp.vendor_side.ledger import issue_key
+    from webapp.vendor_side.models import IssuedKey
 
     install_id = "0123456789abcdef0123456789abcdef"
     errors: list[BaseException] = []
@@ -118,7 +118,7 @@ def test_concurrent_issuers_never_share_a_seq(pg_app):
 
 def test_concurrent_instance_creates_never_exceed_the_licensed_aku(pg_app):
     from webapp.environment import store
-    from webapp.environment.state import CapacityError
+    from webapp.environment.license_rules import CapacityError
 
     created, refused = [], []
 
@@ -168,7 +168,7 @@ def test_the_host_consoles_database_holds_the_plugins_tables_beside_its_own(pg_u
     from examples.host_console import create_app as create_console
     from examples.host_console.models import db as console_db
     from webapp import audit
-    from webapp.extension import upgrade_schema
+    from webapp.license_platform import upgrade_schema
 
     app = create_console({"TESTING": True, "SECRET_KEY": "s", "LICENSE_DATA_KEY": "d" * 32,
                           "SQLALCHEMY_DATABASE_URI": pg_url}, instance_path=str(tmp_path))

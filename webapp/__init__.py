@@ -2,6 +2,6 @@
 
     from webapp import LicensePlatform, create_app, init_app
 """
-from .extension import Badge, Banner, LicensePlatform, PlatformState, create_app, init_app, platform
+from .license_platform import Badge, Banner, LicensePlatform, PlatformState, create_app, init_app, platform
 
 __all__ = ["Badge", "Banner", "LicensePlatform", "PlatformState", "create_app", "init_app", "platform"]

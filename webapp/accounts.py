@@ -8,7 +8,8 @@ from flask_login import current_user, login_user, logout_user
 
 from . import audit
 from .auth import authenticate, normalize_email
-from .extensions import db, limiter
+from .database import db
+from .extensions import limiter
 from .forms import LoginForm
 
 bp = Blueprint("accounts", __name__)

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from flask import has_request_context, request
 
 from . import product_key, wording
-from .extensions import db
+from .database import db
 from .models.audit import AuditEvent
 
 

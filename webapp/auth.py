@@ -17,7 +17,8 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db, login_manager
+from .database import db
+from .extensions import login_manager
 from .models.accounts import ROLES, ApiToken, User
 
 TOKEN_PREFIX = "lic_"

@@ -18,7 +18,7 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 
 from . import audit, product_key
-from .extensions import db
+from .database import db
 
 license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
 users_cli = AppGroup("users", help="Accounts and API tokens.")
@@ -31,7 +31,7 @@ license_cli.add_command(license_db_cli)
 def license_db_upgrade(revision: str) -> None:
     """Create or migrate the plugin's tables in the app's database (in a host's, with a version
     table of their own, license_alembic_version; standalone the same as `db upgrade`)."""
-    from .extension import upgrade_schema
+    from .license_platform import upgrade_schema
 
     upgrade_schema(revision)
 
@@ -99,7 +99,7 @@ def need_signing_key() -> None:
     command line leaves to the commands that sign (so that `license keygen` on a fresh database
     makes the production key, and no `dev-` one first). With no active key, a `dev-` key is
     made with a warning, or with `LICENSE_REQUIRE_SIGNING_KEY=1` the command stops (exit 1)."""
-    from .signing_keys import SigningKeyMissing, ensure_active_key
+    from .vendor_side.signing_keys import SigningKeyMissing, ensure_active_key
 
     try:
         ensure_active_key(current_app._get_current_object())
@@ -123,8 +123,8 @@ def warn_if_untrusting() -> None:
 def keygen(kid: str | None) -> None:
     """Make a new signing key the active one; print its kid."""
     require_side("vendor")
-    from . import signing_keys
-    from .models.signing import SigningKey
+    from .vendor_side import signing_keys
+    from .vendor_side.models import SigningKey
 
     if kid is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid):
         say("error: --kid may hold letters, digits, '.', '_' and '-' (at most 64)")
@@ -149,7 +149,7 @@ def public_keys(include_dev: bool) -> None:
     keys they signed, and a file made for shipping holds only the production keys.
     """
     require_side("vendor")
-    from .signing_keys import public_keys as all_public_keys
+    from .vendor_side.signing_keys import public_keys as all_public_keys
 
     keys = all_public_keys()
     if not include_dev and not current_app.extensions["license_platform"].demo:
@@ -174,7 +174,7 @@ def public_keys(include_dev: bool) -> None:
 def issue(install_id: str, aku: int, days: int, contract: str, key_type: str, reason: str | None) -> None:
     """Sign an offline-contract key; print it."""
     require_side("vendor")
-    from .issuance import issue_key
+    from .vendor_side.ledger import issue_key
 
     install_id = install_id.strip().lower()
     if not product_key.is_install_id(install_id):
@@ -225,7 +225,7 @@ def verify(key: str | None) -> None:
         warn_if_untrusting()
     try:
         if vendor:
-            from . import signing_keys
+            from .vendor_side import signing_keys
 
             verified = signing_keys.verify(key)
         else:
@@ -291,7 +291,7 @@ def init_app(app) -> None:
 
     # Each side adds its commands to these groups; both are loaded in every role so that a
     # command of the other side answers "belongs to the other side" (exit 2), not "no such command".
-    for name in ("webapp.environment.cli", "webapp.vendor.cli"):
+    for name in ("webapp.environment.cli", "webapp.vendor_side.cli"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

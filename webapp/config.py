@@ -1,7 +1,7 @@
 """Configuration read from the environment (see docs/configuration.md).
 
 `Config` is what a deployment runs with; `TestConfig` is what the test suite starts from.
-Every key the extension reads has a default set with `setdefault` in `webapp.extension`,
+Every key the extension reads has a default set with `setdefault` in `webapp.license_platform`,
 so a host console that configures nothing still gets a working environment side.
 """
 from __future__ import annotations

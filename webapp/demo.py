@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 
 from . import audit
 from .cli import command_line
-from .extensions import db
+from .database import db
 from .models.accounts import User
 
 DEMO_ACCOUNTS = (("admin@example.com", "admin"), ("operator@example.com", "operator"))
@@ -40,7 +40,7 @@ def _prepare(app: Flask) -> None:
         upgrade(directory=app.extensions["migrate"].directory)
     state = app.extensions["license_platform"]
     if state.vendor and not state.for_command:  # a command that signs makes its own (cli.need_signing_key)
-        from .signing_keys import ensure_active_key
+        from .vendor_side.signing_keys import ensure_active_key
 
         ensure_active_key(app)
     with app.app_context():

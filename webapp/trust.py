@@ -66,7 +66,7 @@ def _read_configured(app: Flask) -> dict[str, str]:
 
 
 def _read_database() -> dict[str, str]:
-    from .signing_keys import public_keys
+    from .vendor_side.signing_keys import public_keys
 
     return public_keys()
 

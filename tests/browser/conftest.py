@@ -89,7 +89,7 @@ def login(page, live_server, role: str = "issuer", email: str | None = None,
           password: str = "correct horse battery"):
     """Create an account of `role` (if needed) and log in through the real login page."""
     from webapp.auth import create_user, find_user
-    from webapp.extensions import db
+    from webapp.database import db
 
     email = email or f"{role}@example.com"
     with live_server.app.app_context():

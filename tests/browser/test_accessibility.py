@@ -47,8 +47,8 @@ def seeded(live_server):
     """Something on every page: a key issued for READY (keys, key page, audit log, demo codes),
     an instance of the environment. Returns the key's id."""
     from webapp.environment import store
-    from webapp.extensions import db
-    from webapp.vendor.issuing import issue_from_code
+    from webapp.database import db
+    from webapp.vendor_side.issuing import issue_from_code
 
     with live_server.app.app_context():
         issued = issue_from_code(READY, INSTALL, actor="setup")
@@ -109,7 +109,7 @@ def test_refused_key_on_settings(page, live_server):
 
 def test_key_preview_on_settings(page, live_server):
     from webapp.environment import store
-    from webapp.vendor.issuing import issue_from_code
+    from webapp.vendor_side.issuing import issue_from_code
 
     with live_server.app.app_context():
         key = issue_from_code(READY, store.install_id(), actor="setup").key.product_key
@@ -162,8 +162,8 @@ def test_timeline_opened_on_keys(page, live_server, seeded):
 
 
 def test_key_decoded(page, live_server, seeded):
-    from webapp.extensions import db
-    from webapp.models.signing import IssuedKey
+    from webapp.database import db
+    from webapp.vendor_side.models import IssuedKey
 
     with live_server.app.app_context():
         key = db.session.get(IssuedKey, seeded).product_key

@@ -230,7 +230,7 @@ def test_needs_attention_shows_the_new_key_in_place(page, live_server):
 def record_events(live_server, n: int = 320) -> None:
     """`n` audit events of one environment, as growing instances writes them."""
     from webapp import audit
-    from webapp.extensions import db
+    from webapp.database import db
 
     with live_server.app.app_context():
         for i in range(n):
@@ -347,8 +347,8 @@ def test_the_trial_banner_and_badge_stay_on_the_environments_pages(page, live_se
 def test_keys_table_buttons_keep_their_padding(page, live_server):
     from datetime import datetime, timedelta, timezone
 
-    from webapp.extensions import db
-    from webapp.issuance import issue_key
+    from webapp.database import db
+    from webapp.vendor_side.ledger import issue_key
 
     with live_server.app.app_context():
         for i in range(4):

@@ -81,7 +81,7 @@ class Keys:
         vendor: bool = False,
         dev: bool = False,
     ) -> str:
-        from webapp import signing_keys
+        from webapp.vendor_side import signing_keys
 
         issued = issued_at or self.clock.now
         terms = product_key.License(

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 
 from tests.environment.conftest import altered
-from webapp.extensions import db
+from webapp.database import db
 from webapp.models.audit import AuditEvent
-from webapp.models.environment import Activation
-from webapp.redemption import RedeemError
+from webapp.environment.models import Activation
+from webapp.redeem_interface import RedeemError
 
 
 @pytest.fixture
@@ -304,7 +304,7 @@ def test_redeem_applies_and_remembers_the_code_encrypted(app, client, op, vendor
     assert doc["alreadyActive"] is False and doc["license"]["seq"] == 1
     assert doc["authorizationCode"] == "****7Q2K"
     assert vendor.calls == [("ABCD-1234-7Q2K", doc["installId"])]
-    from webapp.models.environment import EnvironmentState
+    from webapp.environment.models import EnvironmentState
 
     with app.app_context():
         row = db.session.get(EnvironmentState, 1)

@@ -14,8 +14,8 @@ from webapp.environment import (
     current_license,
     requires_capacity,
 )
-from webapp.extension import LicensePlatform
-from webapp.extensions import db
+from webapp.license_platform import LicensePlatform
+from webapp.database import db
 
 
 class Host:

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from webapp.environment import state as sm
+from webapp.environment import license_rules as sm
 from webapp.environment import store
-from webapp.extensions import db
-from webapp.models.environment import EnvironmentState
+from webapp.database import db
+from webapp.environment.models import EnvironmentState
 
 
 @contextmanager

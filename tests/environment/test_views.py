@@ -253,7 +253,7 @@ def _cells(html: str, label: str) -> list[str]:
 
 
 def test_history_says_refusals_in_words_and_lists_what_could_be_read(app, client, operator, keys, vendor):
-    from webapp.redemption import RedeemError
+    from webapp.redeem_interface import RedeemError
 
     client.post("/settings/license", data={"product_key": keys.make(seq=3, aku=20)})
     client.post("/settings/license", data={"product_key": keys.make(seq=2, aku=40)})
@@ -350,7 +350,7 @@ def test_redeem_form_applies_and_updates_the_card_out_of_band(client, operator, 
 
 
 def test_redeem_refusal_inline(client, operator, vendor):
-    from webapp.redemption import RedeemError
+    from webapp.redeem_interface import RedeemError
 
     vendor.fail = RedeemError("code_expired", "This authorization code expired on 2026-10-01.", 422)
     response = client.post("/settings/redeem", data={"authorization_code": "OLD-CODE"}, headers=HX)
@@ -394,7 +394,7 @@ def test_renewal_check_button_says_what_changed(client, operator, vendor, clock)
 
 
 def test_a_failed_renewal_check_has_a_headline_of_its_own(client, operator, vendor, keys):
-    from webapp.redemption import RedeemError
+    from webapp.redeem_interface import RedeemError
 
     client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"})
     vendor.fail = RedeemError("code_discarded", "This authorization code was refunded at the marketplace.", 422)
@@ -415,7 +415,7 @@ RATE_LIMITED = ("Too many redemption attempts for this authorization code (at mo
 
 
 def test_a_rate_limited_renewal_check_is_a_wait_not_a_failure(client, operator, vendor):
-    from webapp.redemption import RedeemError
+    from webapp.redeem_interface import RedeemError
 
     client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"})
     vendor.fail = RedeemError("rate_limited", RATE_LIMITED, 429, retry_after=59.2)
@@ -452,7 +452,7 @@ def test_a_rate_limited_renewal_check_is_a_wait_not_a_failure(client, operator, 
 
 
 def test_a_rate_limited_activation_with_a_code_is_a_wait(client, operator, vendor):
-    from webapp.redemption import RedeemError
+    from webapp.redeem_interface import RedeemError
 
     vendor.fail = RedeemError("rate_limited", RATE_LIMITED, 429, retry_after=60)
     response = client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"}, headers=HX)
@@ -504,8 +504,8 @@ def test_instance_refusals_inline(client, operator, clock):
 
 def test_resize_and_delete(app, client, operator):
     client.post("/instances", data={"name": "a", "aku": "4"})
-    from webapp.extensions import db
-    from webapp.models.environment import Instance
+    from webapp.database import db
+    from webapp.environment.models import Instance
 
     with app.app_context():
         ident = db.session.scalar(db.select(Instance.id))

@@ -8,7 +8,7 @@ import pytest
 
 from webapp import product_key
 from webapp.environment import wording
-from webapp.redemption import RedeemError
+from webapp.redeem_interface import RedeemError
 
 
 def test_a_refused_key_shows_its_headline_then_the_rest():

@@ -27,7 +27,7 @@ def app(tmp_path, console_config):
 
 def console_app(tmp_path, console_config):
     """The console app, its schema made and a user in it (also for tests/browser/test_host_console.py)."""
-    from webapp.extension import upgrade_schema
+    from webapp.license_platform import upgrade_schema
 
     app = create_app({
         "TESTING": True,

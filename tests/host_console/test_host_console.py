@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from examples.host_console.models import KafkaCluster, db
 from examples.host_console.views import CONSOLE_CSP
-from webapp.extension import CSP
+from webapp.license_platform import CSP
 
 from .conftest import EMAIL
 

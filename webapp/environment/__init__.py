@@ -7,7 +7,7 @@ For host consoles (see docs/environment.md)::
         CapacityError, InsufficientAku, LicenseExpired,
     )
 
-The rules are in :mod:`webapp.environment.state` (pure), the database work in
+The rules are in :mod:`webapp.environment.license_rules` (pure), the database work in
 :mod:`webapp.environment.store`, the pages in ``views``, the JSON API in ``json_api``.
 """
 from __future__ import annotations

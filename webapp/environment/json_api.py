@@ -15,8 +15,8 @@ from .. import product_key
 from ..auth import api_roles_required
 from ..errors import api_error
 from ..extensions import csrf
-from ..redemption import RedeemError
-from . import state as sm
+from ..redeem_interface import RedeemError
+from . import license_rules as sm
 from . import store
 
 bp = Blueprint("environment_api", __name__, url_prefix="/api/v1")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import current_app, url_for
 from markupsafe import Markup
 
-from ..extension import Badge, Banner
-from . import state as sm
+from ..license_platform import Badge, Banner
+from . import license_rules as sm
 from . import store
 from .plugin import may_see_license
 

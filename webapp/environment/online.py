@@ -3,7 +3,7 @@
 In role ``both`` the vendor side registers ``state.services["redeem"]`` and it is called
 in-process; otherwise the environment posts ``{"authorizationCode", "installId"}`` to
 ``LICENSE_VENDOR_URL + "/api/v1/redeem"`` (https, or http on loopback). Either way the answer is
-``{"productKey", "license"}`` or a :class:`webapp.redemption.RedeemError` carrying the vendor's
+``{"productKey", "license"}`` or a :class:`webapp.redeem_interface.RedeemError` carrying the vendor's
 error code; a vendor that cannot be reached is ``vendor_unreachable`` (503) and an environment
 without a vendor URL is ``redeem_not_configured`` (409).
 """
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
-from ..redemption import RedeemError
+from ..redeem_interface import RedeemError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..errors import api_error, is_api_request
-from . import state as sm
+from . import license_rules as sm
 from . import store
 
 CapacityError = sm.CapacityError

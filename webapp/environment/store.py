@@ -1,7 +1,7 @@
 """The environment side's operations on its database: identity, reading and applying the license,
 the activation history, instances, the remembered authorization code.
 
-The rules live in :mod:`webapp.environment.state`; this module only loads, saves and records.
+The rules live in :mod:`webapp.environment.license_rules`; this module only loads, saves and records.
 
 Hot path: :func:`current_license` is one query: the columns of the single state row that the
 license needs (not the stored key's text) with the ``SUM`` of the instances' AKU as a scalar
@@ -28,10 +28,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .. import audit, product_key
 from ..datakey import DataKeyError, data_key, mask
-from ..extensions import db
-from ..models.environment import STATE_ROW_ID, Activation, EnvironmentState, Instance
-from ..redemption import RedeemError
-from . import state as sm
+from ..database import db
+from .models import STATE_ROW_ID, Activation, EnvironmentState, Instance
+from ..redeem_interface import RedeemError
+from . import license_rules as sm
 
 log = logging.getLogger(__name__)
 

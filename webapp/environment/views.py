@@ -12,9 +12,9 @@ from flask import Blueprint, flash, redirect, request, url_for
 
 from .. import product_key
 from ..htmx import done, render, trigger, wants_fragment
-from ..redemption import RedeemError
+from ..redeem_interface import RedeemError
 from ..timefmt import for_people
-from . import state as sm
+from . import license_rules as sm
 from . import store, wording
 from .online import online_configured
 from .plugin import operator_page

@@ -97,7 +97,7 @@ target_db = None if license_run else current_app.extensions['migrate'].db
 
 def get_metadata():
     if license_run:
-        from webapp.extensions import Base
+        from webapp.database import Base
 
         return Base.metadata
     if hasattr(target_db, 'metadatas'):

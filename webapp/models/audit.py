@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..database import db
 from .types import UTCDateTime, utcnow
 
 

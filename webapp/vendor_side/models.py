@@ -1,0 +1,130 @@
+"""The vendor side's tables: its signing keys, the ledger of every product key issued, and
+the authorization codes bound to install IDs.
+
+`code_bindings`: which authorization code is bound to which install ID, one row per authorization code ever submitted successfully (or being submitted right now),
+unique on the code's keyed hash (`webapp.datakey`): the code itself is stored only encrypted.
+The row is also the lock of the issuing steps: a worker that is between "take the binding"
+and "sign the key" holds `claim_token`; a claim older than two minutes belonged to a worker
+that crashed, and may be taken over.
+
+The `market_*` columns are the last answer of DescribeLicense for the code (written when a
+key is issued and by the renewal reconciler), so lists and searches never call the
+marketplace.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..database import db
+from ..models.types import UTCDateTime, utcnow
+
+
+class SigningKey(db.Model):
+    """An Ed25519 signing key; the private half is stored encrypted (PKCS#8, passphrase)."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (
+        # At most one active key, so every replica signs with the same one.
+        Index(
+            "uq_signing_keys_one_active",
+            "active",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_dev(self) -> bool:
+        return self.kid.startswith("dev-")
+
+
+class InstallSequence(db.Model):
+    """The last `seq` issued for an install ID; bumped atomically when a key is signed."""
+
+    __tablename__ = "install_sequences"
+
+    install_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(default=0)
+
+
+class IssuedKey(db.Model):
+    """Every product key the vendor side has signed, whatever the channel."""
+
+    __tablename__ = "issued_keys"
+    __table_args__ = (UniqueConstraint("install_id", "seq", name="uq_issued_keys_install_seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # license.id (UUID)
+    install_id: Mapped[str] = mapped_column(String(32), index=True)
+    seq: Mapped[int]
+    kid: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(128))
+    product: Mapped[str] = mapped_column(String(255))
+    aku: Mapped[int]
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    product_key: Mapped[str] = mapped_column(Text)
+    # active | superseded
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    superseded_by: Mapped[str | None] = mapped_column(String(36))
+    issued_by: Mapped[str] = mapped_column(String(254))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # the marketplace binding it came from (vendor side), if any
+    binding_id: Mapped[int | None] = mapped_column(index=True)
+
+
+#: pending: being issued for the first time (no key yet); bound: has issued a key for
+#: `install_id`; replaced: an admin replaced this code's license with another code's.
+BINDING_STATES = ("pending", "bound", "replaced")
+
+
+class CodeBinding(db.Model):
+    __tablename__ = "code_bindings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_encrypted: Mapped[str] = mapped_column(Text)
+    code_last4: Mapped[str] = mapped_column(String(8), index=True)
+    install_id: Mapped[str] = mapped_column(String(32), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # What the marketplace said last (DescribeLicense).
+    ali_uid: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    product_code: Mapped[str | None] = mapped_column(String(64))
+    instance_id: Mapped[str | None] = mapped_column(String(64))
+    specification: Mapped[str | None] = mapped_column(String(128))
+    order_ids: Mapped[Any | None] = mapped_column(JSON)
+    market_status: Mapped[str | None] = mapped_column(String(16))
+    market_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    market_aku: Mapped[int | None]
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    check_error: Mapped[str | None] = mapped_column(String(255))
+
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # our ActivateLicense
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def masked_code(self) -> str:
+        return "****" + self.code_last4
+
+    def __repr__(self) -> str:  # never the code
+        return f"<CodeBinding {self.id} {self.masked_code} {self.install_id} {self.state}>"

@@ -1,0 +1,303 @@
+"""The rules of issuing from an authorization code, as pure functions (no Flask, no database).
+
+- `check_license`: step 1's refusals (status, product code, specification, expiry) and the terms
+  the key would carry.
+- `classify`: new license, nothing changed, renewal, specification change.
+- `from_marketplace_error`: the marketplace's failures as the API's error codes.
+
+Every refusal is an `IssueError` (a `RedeemError`, so the redemption interface passes it on
+as is) with the API's code, its HTTP status and a message that says what to do.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from marketplace_adapter import errors as market_errors
+
+from .. import product_key
+from ..redeem_interface import RedeemError
+from .specs import Spec, find_spec, specification_of
+
+MAX_CODE_LENGTH = 256
+WHERE_IS_THE_CODE = (
+    "The buyer finds the authorization code in the Alibaba Cloud Marketplace buyer console, "
+    "under Purchased Services."
+)
+
+
+class IssueError(RedeemError):
+    """A refusal with the API's error code, HTTP status and a message for a person."""
+
+    def __repr__(self) -> str:
+        return f"IssueError({self.code!r}, {self.http_status})"
+
+
+def normalize_install_id(value: str | None) -> str:
+    install_id = (value or "").strip().lower()
+    if not product_key.is_install_id(install_id):
+        raise IssueError(
+            "invalid_install_id",
+            "The install ID must be 32 hexadecimal digits. Copy it from the environment's "
+            "Settings page (Install ID, with its copy button).",
+            422,
+        )
+    return install_id
+
+
+def normalize_code(value: str | None) -> str:
+    code = (value or "").strip()
+    if not code:
+        raise IssueError("code_invalid", "Enter the authorization code. " + WHERE_IS_THE_CODE, 422)
+    if len(code) > MAX_CODE_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in code):
+        raise IssueError(
+            "code_invalid",
+            "That is not an authorization code: it holds spaces or line breaks, or is too long. "
+            "Copy the code alone. " + WHERE_IS_THE_CODE,
+            422,
+        )
+    return code
+
+
+def code_fields(form: Mapping[str, str]) -> dict[str, str]:
+    """The typed "code" and "install_id" of an issue or redeem form, kept for the next step."""
+    return {name: (form.get(name) or "").strip() for name in ("code", "install_id")}
+
+
+def field_errors(values: Mapping[str, str]) -> dict[str, str]:
+    """The forms' "code" and "install_id" fields: what is wrong with each, by field name."""
+    errors = {}
+    for name, check in (("code", normalize_code), ("install_id", normalize_install_id)):
+        try:
+            check(values.get(name))
+        except IssueError as exc:
+            errors[name] = exc.message
+    return errors
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a key issued from a code would grant."""
+
+    aku: int
+    expires_at: datetime
+    product: str
+    spec: Spec
+
+    def to_json(self) -> dict:
+        return {"aku": self.aku, "expiresAt": iso(self.expires_at), "product": self.product,
+                "specification": self.spec.key}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A time as the API and the keys write it (`YYYY-MM-DDThh:mm:ssZ`), or None."""
+    return product_key.format_time(moment) if moment else None
+
+
+def check_license(
+    lic,
+    *,
+    product_code: str,
+    specs: Mapping[str, Spec],
+    default_product: str,
+    now: datetime,
+) -> Terms:
+    """Step 1's refusals, in order; the terms of the key otherwise."""
+    status = (lic.status or "").upper()
+    if status == "EXPIRED":
+        raise code_expired(lic.expires_at)
+    if status == "DISCARD":
+        raise code_discarded()
+    if status not in ("ACTIVATED", "INACTIVATED"):
+        raise IssueError(
+            "code_invalid",
+            f"The marketplace reports this code as {status or 'unknown'}, which cannot be "
+            "licensed. Check the order in the buyer console, or contact support.",
+            422,
+        )
+    if lic.product_code != product_code:
+        raise IssueError(
+            "code_wrong_product",
+            f"This authorization code is for another product ({lic.product_code or 'unknown'}), "
+            "not this one. Check that the code comes from this product's order.",
+            422,
+        )
+    spec = find_spec(specs, lic)
+    if spec is None:
+        raise IssueError(
+            "unknown_specification",
+            f"The code's specification ({specification_of(lic) or 'none'}) has no AKU configured "
+            "here. Contact support: the vendor must add it to MARKETPLACE_SPECS.",
+            422,
+        )
+    if lic.expires_at is None:
+        raise IssueError(
+            "code_invalid",
+            "The marketplace gives no expiry date for this code, so no key can be issued. "
+            "Contact support.",
+            422,
+        )
+    if lic.expires_at <= now:
+        raise code_expired(lic.expires_at)
+    product = spec.name or getattr(lic, "product_name", None) or default_product
+    return Terms(aku=spec.aku, expires_at=lic.expires_at.replace(microsecond=0), product=product, spec=spec)
+
+
+def _expired_message(expires_at: datetime | None) -> str:
+    when = f" on {expires_at:%Y-%m-%d}" if expires_at else ""
+    return (
+        f"This authorization code expired{when}. Renew the subscription on the marketplace "
+        "(buyer console, Purchased Services), then redeem the same code again."
+    )
+
+
+def code_expired(expires_at: datetime | None = None) -> IssueError:
+    return IssueError("code_expired", _expired_message(expires_at), 422)
+
+
+def code_discarded() -> IssueError:
+    return IssueError(
+        "code_discarded",
+        "This authorization code was discarded by the marketplace (the order was refunded or "
+        "cancelled). A new purchase gives a new code.",
+        422,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Waits, written for people
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def wait_phrase(seconds: float) -> str:
+    """A wait as people say it: "30 seconds" (under a minute), "58 minutes" (under an hour),
+    "about 1 hour", "about 23 hours". Never shorter than the wait: seconds and minutes are
+    rounded up, hours (said with "about") to the nearest."""
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 60:
+        return _plural(seconds, "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    return "about " + _plural(max(1, round(seconds / 3600)), "hour")
+
+
+_PER = {"second": "a second", "minute": "a minute", "hour": "an hour", "day": "a day", "month": "a month",
+        "year": "a year"}
+
+
+def limit_phrase(amount: int, multiples: int, granularity: str) -> str:
+    """A rate limit as people say it: "5 an hour", "50 a day", "100 every 2 hours"."""
+    if multiples == 1 and granularity in _PER:
+        return f"{amount} {_PER[granularity]}"
+    return f"{amount} every {_plural(multiples, granularity)}"
+
+
+def rate_limit_message(scope: str, seconds: float, limit: str | None = None) -> str:
+    """The message of a `rate_limited` answer of self-service redemption.
+
+    `scope`: "client" (the caller's address) or "code" (the authorization code); `limit` as
+    `limit_phrase` writes it. A rate limit is no failure, so it never sends people to support;
+    the wait is in words (`wait_phrase`), while `Retry-After` carries the seconds.
+    """
+    what = "from this address" if scope == "client" else "for this authorization code"
+    at_most = f" (at most {limit})" if limit else ""
+    return f"Too many redemption attempts {what}{at_most}. Wait {wait_phrase(seconds)}, then try again."
+
+
+#: What a new key means for the environment, compared with its current key.
+CHANGE_LABELS = {
+    "new": "New license",
+    "unchanged": "Nothing changed",
+    "renewal": "Renewal",
+    "spec_change": "Specification change",
+    "renewal_and_spec_change": "Renewal and specification change",
+    "change": "Changed terms",
+}
+
+
+def classify(current, terms: Terms, binding_id: int | None) -> str:
+    """`current` is the install ID's active key (or None); `binding_id` the code's binding.
+
+    A key from another code (or none) makes this a new license. From the same code: nothing
+    changed when AKU, expiry and product are the same; otherwise a renewal (later expiry), a
+    specification change (other AKU), both, or another change (an earlier expiry, a new name).
+    """
+    if current is None or binding_id is None or current.binding_id != binding_id:
+        return "new"
+    same_aku = current.aku == terms.aku
+    same_expiry = current.expires_at.replace(microsecond=0) == terms.expires_at
+    if same_aku and same_expiry and current.product == terms.product:
+        return "unchanged"
+    later = terms.expires_at > current.expires_at.replace(microsecond=0)
+    if later and not same_aku:
+        return "renewal_and_spec_change"
+    if later:
+        return "renewal"
+    if not same_aku and same_expiry:
+        return "spec_change"
+    return "change"
+
+
+def from_marketplace_error(exc: market_errors.MarketplaceError) -> IssueError:
+    """The API's error for a marketplace failure. Nothing was changed when this is raised."""
+    ref = f" (marketplace request id {exc.request_id})" if getattr(exc, "request_id", None) else ""
+    if isinstance(exc, market_errors.CodeNotFound):
+        return IssueError(
+            "code_not_found",
+            "The marketplace does not know this authorization code. Check it was copied whole. "
+            + WHERE_IS_THE_CODE,
+            404,
+        )
+    if isinstance(exc, market_errors.CodeExpired):
+        return code_expired()
+    if isinstance(exc, market_errors.CodeDiscarded):
+        return code_discarded()
+    if isinstance(exc, market_errors.CodeNotForThisSeller):
+        return IssueError(
+            "code_other_seller",
+            "This authorization code belongs to another seller's product. Check that the code is "
+            "for this product.",
+            422,
+        )
+    if isinstance(exc, market_errors.CodeInvalid):
+        return IssueError(
+            "code_invalid",
+            "The marketplace says this authorization code is not valid (it may be activated for "
+            "another account). Check the order in the buyer console, or contact support.",
+            422,
+        )
+    if isinstance(exc, market_errors.Throttled):
+        wait = exc.retry_after if exc.retry_after else 5.0
+        return IssueError(
+            "marketplace_throttled",
+            f"The marketplace is rate limiting requests. Nothing was changed; try again in "
+            f"{wait_phrase(wait)}.",
+            429,
+            retry_after=max(1, math.ceil(wait)),
+        )
+    if isinstance(exc, market_errors.CredentialsRejected):
+        return IssueError(
+            "marketplace_credentials",
+            "The marketplace rejected the vendor's credentials, so the code could not be checked. "
+            f"Nothing was changed. Vendor staff: {exc.advice}{ref}",
+            502,
+        )
+    if isinstance(exc, (market_errors.MarketplaceUnavailable, market_errors.BadResponse)):
+        return IssueError(
+            "marketplace_unavailable",
+            "The marketplace could not be reached or answered something unexpected. Nothing was "
+            f"changed; try again in a few minutes{ref}.",
+            503,
+        )
+    return IssueError(
+        "marketplace_error",
+        f"The marketplace refused the request{ref}. Nothing was changed; try again later, or "
+        "contact support.",
+        502,
+    )

@@ -1,0 +1,208 @@
+"""Finding issued keys: by install ID, whole code, last 4 of a code, buyer account, status.
+
+Every condition uses an index (install ID, the code's keyed hash, the last 4, the AliUid,
+the key's status and expiry). Pages are cursors over (issued_at, seq, id), newest first.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, or_
+
+from ..database import db
+from .models import CodeBinding, IssuedKey
+from .issuing import code_hash
+
+STATUSES = ("active", "superseded", "expired", "renewed")
+STATUS_LABELS = {
+    "active": "Active",
+    "superseded": "Superseded",
+    "expired": "Expired",
+    "renewed": "Renewed, no new key",
+}
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 200
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class SearchError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class KeyQuery:
+    install_id: str | None = None
+    code: str | None = None
+    last4: str | None = None
+    ali_uid: int | None = None
+    status: str | None = None
+    text: str | None = None  # the pages' one search box: any of the above
+
+    @classmethod
+    def from_api(cls, args) -> "KeyQuery":
+        query = cls()
+        install_id = (args.get("installId") or "").strip().lower()
+        if install_id:
+            if not _HEX32.fullmatch(install_id):
+                raise SearchError("invalid_install_id", "installId must be 32 hexadecimal digits.")
+            query.install_id = install_id
+        query.code = (args.get("code") or "").strip() or None
+        last4 = (args.get("last4") or "").strip().removeprefix("****")
+        if last4:
+            if len(last4) != 4:
+                raise SearchError("invalid_last4", "last4 must be the last 4 characters of the code.")
+            query.last4 = last4
+        uid = (args.get("aliUid") or "").strip()
+        if uid:
+            if not uid.isdigit():
+                raise SearchError("invalid_ali_uid", "aliUid must be the buyer's account id (digits).")
+            query.ali_uid = int(uid)
+        query.status = _status(args.get("status"))
+        return query
+
+    @classmethod
+    def from_page(cls, args) -> "KeyQuery":
+        text = (args.get("q") or "").strip()
+        try:
+            status = _status(args.get("status"))
+        except SearchError:
+            status = None
+        return cls(text=text or None, status=status)
+
+
+def _status(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    if not value:
+        return None
+    if value in ("renewed-no-key", "renewed_no_key"):
+        value = "renewed"
+    if value not in STATUSES:
+        raise SearchError("invalid_status", "status must be one of " + ", ".join(STATUSES) + ".")
+    return value
+
+
+@dataclass
+class KeyRow:
+    key: IssuedKey
+    binding: CodeBinding | None
+    status: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass
+class Page:
+    rows: list[KeyRow]
+    next_cursor: str | None
+
+
+def _renewed_condition():
+    """Renewed or changed at the marketplace, with no new key yet. NULL-safe: never NULL,
+    so that its negation keeps keys without a binding."""
+    return and_(
+        CodeBinding.id.isnot(None),
+        CodeBinding.market_status.isnot(None),
+        IssuedKey.status == "active",
+        CodeBinding.state == "bound",
+        CodeBinding.install_id == IssuedKey.install_id,
+        CodeBinding.market_status.in_(("ACTIVATED", "INACTIVATED")),
+        or_(
+            and_(CodeBinding.market_expires_at.isnot(None), CodeBinding.market_expires_at > IssuedKey.expires_at),
+            and_(CodeBinding.market_aku.isnot(None), CodeBinding.market_aku != IssuedKey.aku),
+        ),
+    )
+
+
+def row_status(key: IssuedKey, binding: CodeBinding | None, now: datetime) -> str:
+    if key.status == "superseded":
+        return "superseded"
+    if key.expires_at <= now:
+        return "expired"
+    if (binding is not None and binding.state == "bound" and binding.install_id == key.install_id
+            and binding.market_status in ("ACTIVATED", "INACTIVATED")
+            and ((binding.market_expires_at and binding.market_expires_at > key.expires_at)
+                 or (binding.market_aku is not None and binding.market_aku != key.aku))):
+        return "renewed"
+    return "active"
+
+
+def _text_condition(text: str):
+    text = text.strip()
+    options = [CodeBinding.code_hash == code_hash(text)]
+    if _HEX32.fullmatch(text):
+        options.append(IssuedKey.install_id == text.lower())
+    last4 = text.removeprefix("****")
+    if len(last4) == 4:
+        options.append(CodeBinding.code_last4 == last4)
+    if text.isdigit() and len(text) <= 19:
+        options.append(CodeBinding.ali_uid == int(text))
+    if text.lower().startswith("key:") or re.fullmatch(r"[0-9a-f-]{36}", text.lower()):
+        options.append(IssuedKey.id == text.lower().removeprefix("key:"))
+    options.append(IssuedKey.reference == text)  # a contract number
+    return or_(*options)
+
+
+def is_known_code(text: str) -> bool:
+    """Whether `text` is a whole authorization code bound here (found by its keyed hash)."""
+    return db.session.scalar(db.select(CodeBinding.id).where(CodeBinding.code_hash == code_hash(text.strip()))) is not None
+
+
+def encode_cursor(key: IssuedKey) -> str:
+    raw = f"{key.issued_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{key.seq}|{key.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, seq, key_id = raw.split("|", 2)
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc), int(seq), key_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise SearchError("invalid_cursor", "cursor is not one this API gave out; start again without it.") from None
+
+
+def search_keys(query: KeyQuery, *, cursor: str | None = None, limit: int | None = None,
+                now: datetime | None = None) -> Page:
+    now = now or datetime.now(timezone.utc)
+    limit = max(1, min(limit or DEFAULT_LIMIT, MAX_LIMIT))
+    stmt = db.select(IssuedKey, CodeBinding).outerjoin(CodeBinding, IssuedKey.binding_id == CodeBinding.id)
+    if query.install_id:
+        stmt = stmt.where(IssuedKey.install_id == query.install_id)
+    if query.code:
+        stmt = stmt.where(CodeBinding.code_hash == code_hash(query.code))
+    if query.last4:
+        stmt = stmt.where(CodeBinding.code_last4 == query.last4)
+    if query.ali_uid is not None:
+        stmt = stmt.where(CodeBinding.ali_uid == query.ali_uid)
+    if query.text:
+        stmt = stmt.where(_text_condition(query.text))
+    if query.status == "active":
+        stmt = stmt.where(IssuedKey.status == "active", IssuedKey.expires_at > now, ~_renewed_condition())
+    elif query.status == "superseded":
+        stmt = stmt.where(IssuedKey.status == "superseded")
+    elif query.status == "expired":
+        stmt = stmt.where(IssuedKey.status == "active", IssuedKey.expires_at <= now)
+    elif query.status == "renewed":
+        stmt = stmt.where(IssuedKey.expires_at > now, _renewed_condition())
+    if cursor:
+        at, seq, key_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(
+            IssuedKey.issued_at < at,
+            and_(IssuedKey.issued_at == at, IssuedKey.seq < seq),
+            and_(IssuedKey.issued_at == at, IssuedKey.seq == seq, IssuedKey.id < key_id),
+        ))
+    # Newest first; within one second, the higher seq first (the order of one install's keys).
+    stmt = stmt.order_by(IssuedKey.issued_at.desc(), IssuedKey.seq.desc(), IssuedKey.id.desc()).limit(limit + 1)
+    found = db.session.execute(stmt).all()
+    rows = [KeyRow(key, binding, row_status(key, binding, now)) for key, binding in found[:limit]]
+    next_cursor = encode_cursor(found[limit - 1][0]) if len(found) > limit else None
+    return Page(rows=rows, next_cursor=next_cursor)

@@ -1,0 +1,368 @@
+"""Staff pages (roles `issuer` and `admin`): issue, keys, decoder, audit log, needs attention,
+offline keys, demo codes. Thin: every rule lives in `issuing`, `search`, `explain`, `reconcile`.
+
+Every form works as a plain POST; htmx swaps the fragment that the full page includes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
+from flask_login import current_user
+
+from .. import audit
+from ..auth import roles_required
+from ..datakey import mask
+from ..database import db
+from ..htmx import render, trigger, wants_fragment
+from ..models.audit import AuditEvent
+from .models import IssuedKey
+from . import demo_market, explain, reconcile as reconciling, search
+from .issuing import issue_from_code, issue_offline, verify_code
+from .marketplace import market
+from .rules import CHANGE_LABELS, IssueError, code_fields, field_errors, iso, normalize_install_id
+
+bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+bp.add_app_template_global(explain.issued_change, "vendor_issued_change")
+
+
+def _actor() -> str:
+    return current_app.extensions["license_platform"].actor_name()
+
+
+def _panel(status: int = 200, **context):
+    context.setdefault("values", {"code": "", "install_id": request.args.get("install_id", "")})
+    context.setdefault("field_errors", {})
+    context.setdefault("change_labels", CHANGE_LABELS)
+    return render("vendor_side/issue.html", "vendor_side/_issue_panel.html", status, **context)
+
+
+# ------------------------------------------------------------------ issue
+
+
+@bp.get("/issue")
+@roles_required("issuer")
+def issue_page():
+    return _panel()
+
+
+@bp.post("/issue/verify")
+@roles_required("issuer")
+def verify():
+    values = code_fields(request.form)
+    errors = field_errors(values)
+    if errors:
+        return _panel(422, values=values, field_errors=errors)
+    verification = verify_code(values["code"], values["install_id"])
+    return _panel(values=values, verification=verification)
+
+
+@bp.post("/issue")
+@roles_required("issuer")
+def issue():
+    values = code_fields(request.form)
+    errors = field_errors(values)
+    if errors:
+        return _panel(422, values=values, field_errors=errors)
+    transfer = request.form.get("transfer") == "1"
+    replace = request.form.get("replace") == "1"
+    if (transfer or replace) and not current_user.has_role("admin"):
+        abort(403)
+    reason = (request.form.get("reason") or "").strip() or None
+    try:
+        issued = issue_from_code(values["code"], values["install_id"], actor=_actor(),
+                                 transfer=transfer, replace=replace, reason=reason)
+    except IssueError as exc:
+        verification = None
+        if exc.code in ("code_bound_elsewhere", "install_has_license", "reason_required"):
+            verification = verify_code(values["code"], values["install_id"])
+        return _panel(422, values=values, error=exc, verification=verification)
+    if not wants_fragment():
+        flash("Product key issued." if issued.created else "Nothing changed: this is the stored key.", "success")
+        return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
+    response = _panel(values=values, issued=issued)
+    return trigger(response, "key-issued") if issued.created else response
+
+
+# ------------------------------------------------------------------ keys
+
+
+@bp.get("/keys")
+@roles_required("issuer")
+def keys():
+    query = search.KeyQuery.from_page(request.args)
+    try:
+        results = search.search_keys(query, cursor=request.args.get("cursor"))
+    except search.SearchError as exc:
+        flash(exc.message, "error")
+        results = search.search_keys(query)
+    response = render("vendor_side/keys.html", "vendor_side/_key_results.html", results=results, query=query,
+                      statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status_filter=query.status or "")
+    if wants_fragment() and query.text and search.is_known_code(query.text):
+        # A whole authorization code typed in the search box does not go into the browser's history.
+        response.headers["HX-Push-Url"] = url_for("vendor.keys", q=mask(query.text), status=query.status or None)
+    return response
+
+
+@bp.get("/keys/<key_id>")
+@roles_required("issuer")
+def key_detail(key_id: str):
+    key = db.session.get(IssuedKey, key_id) or abort(404)
+    tl = explain.timeline(key)
+    binding = tl.binding
+    state = search.row_status(key, binding, datetime.now(timezone.utc))
+    return render("vendor_side/key.html", "vendor_side/_timeline.html", key=key, timeline=tl, binding=binding,
+                  key_state=state, status_label=search.STATUS_LABELS[state])
+
+
+# ------------------------------------------------------------------ decoder
+
+
+@bp.route("/decode", methods=["GET", "POST"])
+@roles_required("issuer")
+def decode():
+    decoded = None
+    if request.method == "POST":
+        decoded = explain.decode_key(request.form.get("product_key", ""))
+    return render("vendor_side/decode.html", "vendor_side/_decoded.html", decoded=decoded)
+
+
+# ------------------------------------------------------------------ audit log
+
+
+def _audit_query():
+    args = request.args
+    stmt = db.select(AuditEvent)
+    filters = {}
+    for name, column in (("action", AuditEvent.action), ("actor", AuditEvent.actor),
+                         ("install_id", AuditEvent.install_id), ("subject", AuditEvent.subject)):
+        value = (args.get(name) or "").strip()
+        if value:
+            filters[name] = value
+            stmt = stmt.where(column == (value.lower() if name == "install_id" else value))
+    for name, op in (("since", "ge"), ("until", "lt")):
+        value = (args.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        filters[name] = value
+        stmt = stmt.where(AuditEvent.at >= day if op == "ge" else AuditEvent.at < day + timedelta(days=1))
+    return stmt, filters
+
+
+@bp.get("/audit")
+@roles_required("issuer")
+def audit_log():
+    """A page of events (`audit.PAGE_SIZE`), newest first; `before=`/`after=` page by event id."""
+    stmt, filters = _audit_query()
+    before = request.args.get("before", type=int)
+    after = request.args.get("after", type=int)
+    page = audit.page_of_events(stmt, before=before, after=after)
+    recorded = db.session.scalars(db.select(AuditEvent.action).distinct()).all()
+    actions = sorted(((audit.action_label(a), a) for a in recorded), key=lambda pair: pair[0].lower())
+    return render("vendor_side/audit.html", "vendor_side/_audit_results.html", log=page, filters=filters, actions=actions,
+                  paged=before is not None or after is not None, changes=_audit_changes,
+                  action_label=audit.action_label, show_value=audit.show_value)
+
+
+# What a key changed (`key_issued`'s `change`), in the issuing pages' words.
+AUDIT_WORDS = {"change": {**CHANGE_LABELS, "offline": "Offline key"}}
+
+
+def _audit_changes(event: AuditEvent) -> audit.Changes:
+    return audit.changes(event.before, event.after, event.action, words=AUDIT_WORDS)
+
+
+def _csv_cell(value) -> str:
+    import json
+
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text  # no formulas when opened in a spreadsheet
+    return text
+
+
+@bp.get("/audit.csv")
+@roles_required("issuer")
+def audit_csv():
+    stmt, _ = _audit_query()
+    stmt = stmt.order_by(AuditEvent.id.desc()).limit(100_000)
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "at", "actor", "action", "subject", "install_id", "before", "after", "detail", "ip"])
+        for event in db.session.scalars(stmt).yield_per(500):
+            writer.writerow([event.id, iso(event.at), _csv_cell(event.actor),
+                             _csv_cell(event.action), _csv_cell(event.subject), _csv_cell(event.install_id),
+                             _csv_cell(event.before), _csv_cell(event.after), _csv_cell(event.detail),
+                             _csv_cell(event.ip)])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        if buffer.getvalue():
+            yield buffer.getvalue()
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
+
+
+# ------------------------------------------------------------------ needs attention
+
+
+def _attention(status: int = 200, **context):
+    findings = reconciling.attention()
+    last_run = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "reconcile_run")
+                                 .order_by(AuditEvent.id.desc()))
+    return render("vendor_side/attention.html", "vendor_side/_attention.html", status,
+                  needs=[f for f in findings if f.needs_key],
+                  lost=[f for f in findings if f.kind in reconciling.LOST],
+                  other=[f for f in findings if not f.needs_key and f.kind not in reconciling.LOST],
+                  last_run=last_run, **context)
+
+
+@bp.get("/attention")
+@roles_required("issuer")
+def attention():
+    return _attention()
+
+
+@bp.post("/attention/check")
+@roles_required("issuer")
+def attention_check():
+    report = reconciling.reconcile(actor=_actor())
+    counts = report.counts()
+    checked = counts["checked"]
+    message = (f"Read {checked} code{'' if checked == 1 else 's'} from the marketplace"
+               + (f"; {counts['unreadable']} could not be read." if counts["unreadable"] else "."))
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(url_for("vendor.attention"), code=303)
+    return _attention(message=message)
+
+
+@bp.post("/attention/<int:binding_id>/issue")
+@roles_required("issuer")
+def attention_issue(binding_id: int):
+    """One click: the new key, shown in place with its delivery (htmx), or on its page."""
+    try:
+        issued = reconciling.issue_for_binding(binding_id, actor=_actor())
+    except IssueError as exc:
+        install_id = reconciling.install_id_of(binding_id)
+        if not wants_fragment():
+            flash(f"No new key was issued{f' for {install_id}' if install_id else ''}. {exc.message}", "error")
+            return redirect(url_for("vendor.attention"), code=303)
+        return _attention(422, error=exc, failed_install_id=install_id)
+    if not wants_fragment():
+        summary = explain.issued_change(issued).summary
+        flash(f"Issued key seq {issued.key.seq} for {issued.key.install_id}"
+              + (f": {summary}." if summary else "."), "success")
+        return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
+    response = _attention(issued=issued)
+    return trigger(response, "key-issued") if issued.created else response
+
+
+# ------------------------------------------------------------------ offline keys (admin)
+
+
+def _offline_values() -> dict:
+    form = request.form
+    return {name: (form.get(name) or "").strip()
+            for name in ("install_id", "aku", "days", "contract", "type", "reason")}
+
+
+@bp.route("/offline", methods=["GET", "POST"])
+@roles_required("admin")
+def offline():
+    values = {"install_id": request.args.get("install_id", ""), "aku": "", "days": "", "contract": "",
+              "type": request.args.get("type", "subscription"), "reason": ""}
+    if request.method == "GET":
+        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", values=values, field_errors={})
+    values = _offline_values()
+    errors = {}
+    try:
+        normalize_install_id(values["install_id"])
+    except IssueError as exc:
+        errors["install_id"] = exc.message
+    aku = values["aku"]
+    if not aku.isdigit() or int(aku) < 1:
+        errors["aku"] = "AKU must be a whole number of at least 1."
+    days = values["days"]
+    if not days.isdigit() or not 1 <= int(days) <= 3660:
+        errors["days"] = "Days must be a whole number from 1 to 3660."
+    if not values["contract"]:
+        errors["contract"] = ("Give the contract number." if values["type"] != "trial-extension"
+                              else "Give a reference (e.g. the trial-extension ticket).")
+    if not values["reason"]:
+        errors["reason"] = "Give a reason: it goes to the audit log."
+    if values["type"] not in ("subscription", "trial-extension"):
+        errors["type"] = "Choose offline contract or trial extension."
+    if errors:
+        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values, field_errors=errors)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        issued = issue_offline(install_id=values["install_id"], aku=int(aku),
+                               expires_at=now + timedelta(days=int(days)), contract=values["contract"],
+                               key_type=values["type"], reason=values["reason"], actor=_actor(), now=now)
+    except IssueError as exc:
+        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values, field_errors={},
+                      error=exc)
+    if not wants_fragment():
+        flash("Product key issued.", "success")
+        return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
+    return trigger(render("vendor_side/offline.html", "vendor_side/_offline_panel.html", values=values, field_errors={},
+                          issued=issued), "key-issued")
+
+
+# ------------------------------------------------------------------ demo codes
+
+
+def _simulator():
+    sim = market().simulator
+    if sim is None:
+        abort(404)
+    return sim
+
+
+def _demo_codes(status: int = 200, **context):
+    return render("vendor_side/demo_codes.html", "vendor_side/_demo_codes.html", status,
+                  codes=demo_market.listing(_simulator()), specs=market().specs, **context)
+
+
+@bp.get("/demo-codes")
+@roles_required("issuer")
+def demo_codes():
+    return _demo_codes()
+
+
+@bp.post("/demo-codes/action")
+@roles_required("issuer")
+def demo_code_action():
+    """The simulator's control interface, for demonstrating renewals: staff play the marketplace."""
+    sim = _simulator()
+    code = request.form.get("code", "")
+    action = request.form.get("action", "")
+    try:
+        message = demo_market.play(sim, code, action, specs=market().specs, product_code=market().product_code)
+    except demo_market.UnknownAction:
+        abort(400)
+    except KeyError:
+        played = demo_market.Played(code, f"The simulator has no code {mask(code)}.", ok=False)
+    except ValueError as exc:
+        played = demo_market.Played(code, f"The simulator refused: {exc}.", ok=False)
+    else:
+        played = demo_market.Played(code, message)
+        audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": mask(code)},
+                     commit=True)
+    if not wants_fragment():
+        flash(played.message, "success" if played.ok else "error")
+        return redirect(url_for("vendor.demo_codes"), code=303)
+    return _demo_codes(200 if played.ok else 422, played=played)
