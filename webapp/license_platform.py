@@ -20,7 +20,6 @@ extension object, so one extension object serves any number of apps.
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import errors, instance_secrets, timefmt
+from . import errors, settings, timefmt
 from .database import Base, own_db
 from .extensions import csrf, limiter, login_manager, migrate
 
@@ -242,47 +241,6 @@ class Badge:
     title: str = ""
 
 
-BODY_LIMIT = 256 * 1024
-
-
-def _defaults(app: Flask, *, hosted: bool = False) -> None:
-    c = app.config
-    c.setdefault("LICENSE_ROLE", "environment")
-    c.setdefault("LICENSE_EXPIRING_DAYS", 7)
-    c.setdefault("LICENSE_TRIAL_DAYS", 14)
-    c.setdefault("LICENSE_TRIAL_AKU", 14)
-    c.setdefault("LICENSE_PRODUCT_NAME", config_module.DEFAULT_PRODUCT_NAME)
-    c.setdefault("LICENSE_VENDOR_NAME", config_module.DEFAULT_VENDOR_NAME)
-    c.setdefault("LICENSE_PURCHASE_URL", None)
-    c.setdefault("LICENSE_SUPPORT_URL", None)
-    c.setdefault("LICENSE_PUBLIC_KEYS", None)
-    c.setdefault("LICENSE_ALLOW_DEV_KEYS", False)
-    c.setdefault("LICENSE_VENDOR_URL", None)
-    c.setdefault("LICENSE_REQUIRE_SIGNING_KEY", False)
-    c.setdefault("LICENSE_LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
-    c.setdefault("LICENSE_SECURITY_HEADERS", True)
-    c.setdefault("LICENSE_BASE_TEMPLATE", None)
-    c.setdefault("MARKETPLACE_ENDPOINT", "https://market.aliyuncs.com")
-    c.setdefault("MARKETPLACE_SIGNATURE_VERSION", "v1")
-    c.setdefault("MARKETPLACE_TIMEZONE", "Asia/Shanghai")
-    c.setdefault("MARKETPLACE_ACTIVATE", "required")
-    c.setdefault("MARKETPLACE_PRODUCT_CODE", None)
-    c.setdefault("MARKETPLACE_SPECS", None)
-    c.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    c.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    c.setdefault("TRUSTED_PROXIES", 0)
-    c.setdefault("LICENSE_MAX_CONTENT_LENGTH", BODY_LIMIT)
-    if hosted:  # the app-wide settings below are the host's to choose
-        return
-    # Flask ships these keys set to None, so setdefault would not apply.
-    if c.get("MAX_CONTENT_LENGTH") is None:
-        c["MAX_CONTENT_LENGTH"] = BODY_LIMIT
-    if c.get("SESSION_COOKIE_SAMESITE") is None:
-        c["SESSION_COOKIE_SAMESITE"] = "Lax"
-    c.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, so long forms don't fail
-    c.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-
-
 class LicensePlatform:
     def __init__(self, app: Flask | None = None, **kwargs) -> None:
         if app is not None:
@@ -308,30 +266,22 @@ class LicensePlatform:
         url_prefix = (url_prefix or "").rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
             raise ValueError(f"url_prefix must start with '/', not {url_prefix!r}")
-        _defaults(app, hosted=login_check is not None)
+        # The demo: no SECRET_KEY (its secrets are then generated into the instance folder).
+        demo = not app.config.get("SECRET_KEY")
+        settings.apply_defaults(app, hosted=login_check is not None, own_database=db is None, demo=demo)
         role = app.config["LICENSE_ROLE"]
         if role not in config_module.ROLES:
             raise RuntimeError(f"LICENSE_ROLE must be one of {', '.join(config_module.ROLES)}, not {role!r}")
 
-        instance_path = app.config.get("LICENSE_INSTANCE_PATH") or app.instance_path
-        app.config["LICENSE_INSTANCE_PATH"] = instance_path
-        demo = not app.config.get("SECRET_KEY")
-        if demo:
-            for key, value in instance_secrets.load_or_create(instance_path).items():
-                if not app.config.get(key):
-                    app.config[key] = value
-        if not app.config.get("LICENSE_DATA_KEY"):
+        if not app.config["LICENSE_DATA_KEY"]:
             raise RuntimeError(
                 "LICENSE_DATA_KEY is not set: it encrypts stored authorization codes; "
                 "set it to a long random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
-        if role in ("vendor", "both") and not app.config.get("LICENSE_SIGNING_KEY_PASSPHRASE"):
+        if role in ("vendor", "both") and not app.config["LICENSE_SIGNING_KEY_PASSPHRASE"]:
             raise RuntimeError(
                 "LICENSE_SIGNING_KEY_PASSPHRASE is not set: it encrypts the signing keys at rest"
             )
-        if db is None and not app.config.get("SQLALCHEMY_DATABASE_URI"):
-            Path(instance_path).mkdir(parents=True, exist_ok=True)
-            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(instance_path, "license.db")
         if db is None:
             _sqlite_engine_options(app)
 
@@ -367,7 +317,7 @@ class LicensePlatform:
         # default limits) is the one that applies to the plugin's routes.
         if not state.hosted or state.vendor:
             limiter.init_app(app)
-        if app.config.get("TRUSTED_PROXIES") and not state.hosted:
+        if app.config["TRUSTED_PROXIES"] and not state.hosted:
             n = int(app.config["TRUSTED_PROXIES"])
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
@@ -430,7 +380,7 @@ def _start_up_checks(app: Flask, state: PlatformState) -> None:
     warning = untrusting_warning(app)
     if warning:
         print(warning, file=sys.stderr)
-    if state.vendor and not app.config.get("LICENSE_SKIP_SIGNING_KEY_CHECK"):
+    if state.vendor and not app.config["LICENSE_SKIP_SIGNING_KEY_CHECK"]:
         from .vendor_side.signing_keys import ensure_active_key
 
         ensure_active_key(app)
@@ -450,7 +400,7 @@ def _sqlite_engine_options(app: Flask) -> None:
 def _add_security_headers(response):
     """The plugin's security headers: on every answer of the standalone app, on the plugin's
     own answers in a host console (which keeps its own headers on its pages)."""
-    if not current_app.config.get("LICENSE_SECURITY_HEADERS"):
+    if not current_app.config["LICENSE_SECURITY_HEADERS"]:
         return response
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -494,7 +444,7 @@ def _template_context(state: PlatformState) -> Callable[[], dict]:
             "license_page_path": state.page_path,
             "license_badge": badge,
             "license_home_url": state.home_url,
-            "license_layout": current_app.config.get("LICENSE_BASE_TEMPLATE") or "base.html",
+            "license_layout": current_app.config["LICENSE_BASE_TEMPLATE"] or "base.html",  # None: the plugin's own
             "product_name": current_app.config["LICENSE_PRODUCT_NAME"],
             "vendor_name": current_app.config["LICENSE_VENDOR_NAME"],
         }
@@ -634,7 +584,7 @@ def init_app(app: Flask, **kwargs) -> PlatformState:
 
 def create_app(test_config: dict | None = None, *, role: str | None = None) -> Flask:
     """The standalone app: both sides unless `LICENSE_ROLE` says otherwise."""
-    app = Flask("webapp", instance_path=os.environ.get("LICENSE_INSTANCE_PATH") or None,
+    app = Flask("webapp", instance_path=settings.read_environment("LICENSE_INSTANCE_PATH"),
                 instance_relative_config=True)
     if test_config is None:
         app.config.update(config_module.Config().as_dict())

@@ -26,13 +26,13 @@ class TrustConfigError(RuntimeError):
 
 
 def allow_dev_keys(app: Flask) -> bool:
-    return app.config["LICENSE_ROLE"] == "both" or bool(app.config.get("LICENSE_ALLOW_DEV_KEYS"))
+    return app.config["LICENSE_ROLE"] == "both" or bool(app.config["LICENSE_ALLOW_DEV_KEYS"])
 
 
 def untrusting_warning(app: Flask) -> str | None:
     """What an environment that trusts no vendor key says (no `LICENSE_PUBLIC_KEYS`): when it
     starts serving, and in the commands it concerns. None when there is nothing to say."""
-    if app.config["LICENSE_ROLE"] != "environment" or app.config.get("LICENSE_PUBLIC_KEYS"):
+    if app.config["LICENSE_ROLE"] != "environment" or app.config["LICENSE_PUBLIC_KEYS"]:
         return None
     from .cli import command_line
 
@@ -44,7 +44,7 @@ def untrusting_warning(app: Flask) -> str | None:
 
 
 def _read_configured(app: Flask) -> dict[str, str]:
-    source = app.config.get("LICENSE_PUBLIC_KEYS")
+    source = app.config["LICENSE_PUBLIC_KEYS"]
     if not source:
         return {}
     if isinstance(source, Mapping):

@@ -14,15 +14,8 @@ def init_app(app, state) -> None:
     """Register the vendor side's blueprints, nav items, homes and the redemption service."""
     from . import api, marketplace, public, redeem, views
 
-    app.config.setdefault("MARKETPLACE_RECONCILE_CONCURRENCY", 4)
-    app.config.setdefault("LICENSE_PENDING_WAIT", 5.0)
-    app.config.setdefault("VENDOR_REDEEM_CLIENT_LIMITS", redeem.CLIENT_LIMITS)
-    app.config.setdefault("VENDOR_REDEEM_CODE_LIMITS", redeem.CODE_LIMITS)
-    app.config.setdefault("VENDOR_REDEEM_OWNER_LIMITS", redeem.OWNER_LIMITS)
-    market = marketplace.init_app(app, demo=state.demo)
-    # The in-process simulator costs nothing to ask, and the demo plays renewals right before a
-    # "Check for renewal": no cache there.
-    app.config.setdefault("VENDOR_REDEEM_CODE_CACHE_SECONDS", 0 if market.simulated else redeem.CODE_CACHE_SECONDS)
+    # The vendor side's settings and their defaults are rows of `webapp.settings`.
+    market = marketplace.init_app(app)
 
     state.register_blueprint(app, views.bp)
     state.register_blueprint(app, public.bp)

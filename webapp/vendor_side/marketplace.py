@@ -11,7 +11,6 @@ shared by every process of the instance folder through `MARKETPLACE_SIMULATOR_ST
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,23 +63,23 @@ def _demo_specs(demo_specs: dict[str, dict]) -> dict[str, Spec]:
 def build(app: Flask) -> Marketplace:
     """Read the configuration; raise `MarketplaceConfigError` naming what is missing or wrong."""
     c = app.config
-    activate = (c.get("MARKETPLACE_ACTIVATE") or "required").strip().lower()
+    activate = c["MARKETPLACE_ACTIVATE"].strip().lower()
     if activate not in ACTIVATE_MODES:
         raise MarketplaceConfigError(
             f"MARKETPLACE_ACTIVATE must be one of {', '.join(ACTIVATE_MODES)}, not {activate!r}"
         )
     try:
-        specs = parse_specs(c.get("MARKETPLACE_SPECS"))
+        specs = parse_specs(c["MARKETPLACE_SPECS"])
     except ValueError as exc:
         raise MarketplaceConfigError(str(exc)) from None
-    key_id = c.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
-    secret = c.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    key_id = c["ALIBABA_CLOUD_ACCESS_KEY_ID"]
+    secret = c["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
     if key_id or secret:
         if not (key_id and secret):
             raise MarketplaceConfigError(
                 "set both ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (or neither, for the demo simulator)"
             )
-        product_code = c.get("MARKETPLACE_PRODUCT_CODE")
+        product_code = c["MARKETPLACE_PRODUCT_CODE"]
         if not product_code:
             raise MarketplaceConfigError(
                 "MARKETPLACE_PRODUCT_CODE is not set: with marketplace credentials it names the "
@@ -93,7 +92,7 @@ def build(app: Flask) -> Marketplace:
             )
         try:
             client = MarketplaceClient(
-                key_id, secret, security_token=c.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None,
+                key_id, secret, security_token=c["ALIBABA_CLOUD_SECURITY_TOKEN"] or None,
                 endpoint=c["MARKETPLACE_ENDPOINT"], **_client_options(app),
             )
         except ValueError as exc:
@@ -109,10 +108,10 @@ def build(app: Flask) -> Marketplace:
         load_codes_file,
     )
 
-    product_code = c.get("MARKETPLACE_PRODUCT_CODE") or DEMO_PRODUCT_CODE
-    codes_file = c.get("MARKETPLACE_SIMULATOR_CODES")
+    product_code = c["MARKETPLACE_PRODUCT_CODE"] or DEMO_PRODUCT_CODE
+    codes_file = c["MARKETPLACE_SIMULATOR_CODES"]
     codes = load_codes_file(codes_file) if codes_file else demo_codes(product_code=product_code)
-    state_file = c.get("MARKETPLACE_SIMULATOR_STATE")
+    state_file = c["MARKETPLACE_SIMULATOR_STATE"]
     if state_file:
         from .demo_market import DemoMarketError, SharedSimulator
 
@@ -134,19 +133,10 @@ def build(app: Flask) -> Marketplace:
     )
 
 
-def init_app(app: Flask, *, demo: bool = False) -> Marketplace:
-    """`demo`: the app runs as the demo (no `SECRET_KEY`): the simulator's codes are shared
-    through a file in the instance folder unless `MARKETPLACE_SIMULATOR_STATE` says otherwise."""
-    c = app.config
-    c.setdefault("MARKETPLACE_TIMEOUT", 10.0)
-    c.setdefault("MARKETPLACE_MAX_ATTEMPTS", 3)
-    c.setdefault("MARKETPLACE_DEADLINE", 30.0)
-    c.setdefault("MARKETPLACE_SIMULATOR_CODES", None)
-    if demo:
-        from .demo_market import STATE_FILE
-
-        c.setdefault("MARKETPLACE_SIMULATOR_STATE", os.path.join(c["LICENSE_INSTANCE_PATH"], STATE_FILE))
-    c.setdefault("MARKETPLACE_SIMULATOR_STATE", None)
+def init_app(app: Flask) -> Marketplace:
+    """Build the app's marketplace from its settings (their defaults: `webapp.settings`; in the
+    demo the simulator's codes are shared through `MARKETPLACE_SIMULATOR_STATE`, a file in the
+    instance folder)."""
     market = build(app)
     app.extensions[STATE_KEY] = market
     return market
