@@ -15,14 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import MarketplaceClient
-from .app import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_ACCESS_KEY_SECRET,
-    READ_TIMEOUT_ENVIRON_KEY,
-    SimulatedDrop,
-    SimulatedReadTimeout,
-    Simulator,
-)
+from .app import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Simulator
 from .codes import (
     DEMO_PRODUCT_CODE,
     DEMO_PRODUCT_NAME,
@@ -34,7 +27,7 @@ from .codes import (
     demo_codes,
     load_codes_file,
 )
-from .faults import FAULT_KINDS
+from .faults import FAULT_KINDS, READ_TIMEOUT_ENVIRON_KEY, SimulatedDrop, SimulatedReadTimeout
 from .server import SimulatorServer
 from .transport import INPROCESS_ENDPOINT, WSGIAdapter, inprocess_session
 

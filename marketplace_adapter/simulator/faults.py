@@ -8,6 +8,10 @@ Kinds:
 - ``not_json``: an HTML page instead of JSON, HTTP 200 by default (a proxy's error page).
 - ``drop``: the request is processed, then the connection is closed without an answer (a load
   balancer or a network failing mid-call); the client cannot tell whether it was processed.
+
+The first three kinds that replace the answer are answered here (:func:`fault_answer`); ``slow``
+and ``drop`` reach whoever serves the app (the HTTP server, the in-process transport) as
+:class:`SimulatedReadTimeout` and :class:`SimulatedDrop`.
 """
 
 from __future__ import annotations
@@ -15,9 +19,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["Fault", "FAULT_KINDS"]
+from .gateway import GatewayError
+from .wire import Response, error_answer
+
+__all__ = [
+    "Fault",
+    "FAULT_KINDS",
+    "SimulatedReadTimeout",
+    "SimulatedDrop",
+    "READ_TIMEOUT_ENVIRON_KEY",
+    "fault_answer",
+]
 
 FAULT_KINDS = ("throttle", "server_error", "slow", "not_json", "drop")
+
+#: The in-process transport puts the client's read timeout here, so a ``slow`` fault can time out
+#: without anyone waiting for it.
+READ_TIMEOUT_ENVIRON_KEY = "marketplace_simulator.read_timeout"
+
+
+class SimulatedReadTimeout(Exception):
+    """Raised through the in-process transport when a ``slow`` answer outlasts the read timeout."""
+
+
+class SimulatedDrop(Exception):
+    """Raised by the app for a ``drop`` fault: whoever serves it closes the connection without
+    answering (the HTTP server), or raises what ``requests`` raises then (the transport)."""
 
 
 @dataclass
@@ -59,3 +86,22 @@ class Fault:
         return {"kind": self.kind, "remaining": self.remaining,
                 "actions": sorted(self.actions) if self.actions else None, "status": self.status,
                 "code": self.code, "retry_after_ms": self.retry_after_ms, "delay": self.delay}
+
+
+def fault_answer(fault: Fault, wants_json: bool, host_id: str) -> Response:
+    """The answer that replaces the real one for a ``throttle``, ``server_error`` or ``not_json``
+    fault."""
+    if fault.kind == "throttle":
+        headers = {}
+        if fault.retry_after_ms is not None:
+            headers["x-acs-retry-after"] = str(fault.retry_after_ms)
+        return error_answer(GatewayError(fault.status or 400, fault.code or "Throttling.User",
+                                         "Request was denied due to user flow control.",
+                                         headers), wants_json, host_id)
+    if fault.kind == "server_error":
+        status = fault.status or 503
+        code = fault.code or ("ServiceUnavailable" if status == 503 else "InternalError")
+        return error_answer(GatewayError(status, code, "The request has failed due to a "
+                                         "temporary failure of the server."), wants_json, host_id)
+    body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    return fault.status or 200, [("Content-Type", "text/html")], body

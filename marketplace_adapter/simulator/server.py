@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..errors import mask_code
-from .app import SimulatedDrop
+from .faults import SimulatedDrop
 from .wsgi import WSGIApp, call_app, make_environ
 
 __all__ = ["SimulatorServer"]

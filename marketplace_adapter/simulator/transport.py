@@ -19,7 +19,7 @@ from requests.utils import get_encoding_from_headers
 from urllib3 import HTTPResponse
 from urllib3.exceptions import ProtocolError
 
-from .app import READ_TIMEOUT_ENVIRON_KEY, SimulatedDrop, SimulatedReadTimeout
+from .faults import READ_TIMEOUT_ENVIRON_KEY, SimulatedDrop, SimulatedReadTimeout
 from .wsgi import WSGIApp, call_app, make_environ
 
 __all__ = ["WSGIAdapter", "inprocess_session", "INPROCESS_ENDPOINT"]

@@ -1,14 +1,15 @@
 """The WSGI plumbing that the HTTP server and the in-process transport share: building a
-PEP 3333 environ from a request's parts, and running an app to one complete answer."""
+PEP 3333 environ from a request's parts, and running an app to one complete answer; and, for the
+app, reading a request's body back."""
 
 from __future__ import annotations
 
 import io
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["WSGIApp", "make_environ", "call_app"]
+__all__ = ["WSGIApp", "make_environ", "call_app", "read_body"]
 
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
 
@@ -71,3 +72,14 @@ def call_app(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str
         if close is not None:
             close()
     return captured["status"], captured["headers"], body
+
+
+def read_body(environ: Mapping[str, Any]) -> bytes:
+    """The request body an app was given: ``CONTENT_LENGTH`` bytes of ``wsgi.input`` (none when
+    the length is missing or not a number)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    return stream.read(length) if stream is not None and length > 0 else b""
