@@ -26,16 +26,12 @@ from limits.storage import MovingWindowSupport
 from limits.strategies import MovingWindowRateLimiter
 
 from .. import audit, product_key
-from ..datakey import mask
+from ..authorization_code import mask
 from ..extensions import client_address, limiter
 from .models import IssuedKey
-from .issuing import bound_to, code_hash, issue_from_code
+from .issuing import issue_from_code
+from .bindings import bound_to, code_hash
 from .rules import IssueError, limit_phrase, normalize_code, normalize_install_id, rate_limit_message
-
-CLIENT_LIMITS = "10/minute;50/day"
-CODE_LIMITS = "5/hour"
-OWNER_LIMITS = "10/minute"
-CODE_CACHE_SECONDS = 60
 
 
 def license_json(key: IssuedKey) -> dict:
@@ -83,11 +79,11 @@ def check_limits(code: str | None, client: str, *, owner: bool = False) -> None:
         return
     config = current_app.config
     if owner:
-        _hit(config.get("VENDOR_REDEEM_OWNER_LIMITS", OWNER_LIMITS), "client", client)
+        _hit(config["VENDOR_REDEEM_OWNER_LIMITS"], "client", client)
         return
-    _hit(config.get("VENDOR_REDEEM_CLIENT_LIMITS", CLIENT_LIMITS), "client", client)
+    _hit(config["VENDOR_REDEEM_CLIENT_LIMITS"], "client", client)
     if code:
-        _hit(config.get("VENDOR_REDEEM_CODE_LIMITS", CODE_LIMITS), "code", code_hash(code))
+        _hit(config["VENDOR_REDEEM_CODE_LIMITS"], "code", code_hash(code))
 
 
 def _is_owner(code: str | None, install_id: str | None) -> bool:
@@ -122,7 +118,7 @@ def redeem_with_status(authorization_code: str, install_id: str, *, client: str 
     owner = _is_owner(code, install_id)
     check_limits(code, client, owner=owner)
     actor = _actor()
-    max_age = float(current_app.config.get("VENDOR_REDEEM_CODE_CACHE_SECONDS", CODE_CACHE_SECONDS) or 0)
+    max_age = float(current_app.config["VENDOR_REDEEM_CODE_CACHE_SECONDS"] or 0)
     try:
         issued = issue_from_code(authorization_code, install_id, actor=actor, staff=False, max_age=max_age)
     except IssueError as exc:
@@ -134,8 +130,11 @@ def redeem_with_status(authorization_code: str, install_id: str, *, client: str 
 
 
 def _install_or_none(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
-    return value if len(value) == 32 else None
+    """The install ID for the audit row, when `value` is one (`rules.normalize_install_id`)."""
+    try:
+        return normalize_install_id(value)
+    except IssueError:
+        return None
 
 
 def service(authorization_code: str, install_id: str) -> dict:

@@ -7,9 +7,7 @@ halves, so environments that trust both keep accepting keys signed by either.
 from __future__ import annotations
 
 import secrets
-import sys
 import threading
-from datetime import datetime, timezone
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +16,7 @@ from sqlalchemy import inspect, update
 from sqlalchemy.exc import IntegrityError
 
 from ..cli import command_line
+from .. import clock, startup_log
 from ..database import db
 from .models import SigningKey
 
@@ -31,7 +30,7 @@ _cache_lock = threading.Lock()
 
 
 def _passphrase() -> bytes:
-    value = current_app.config.get("LICENSE_SIGNING_KEY_PASSPHRASE")
+    value = current_app.config["LICENSE_SIGNING_KEY_PASSPHRASE"]
     if not value:
         raise SigningKeyMissing(
             "LICENSE_SIGNING_KEY_PASSPHRASE is not set: it encrypts the signing keys at rest"
@@ -42,7 +41,7 @@ def _passphrase() -> bytes:
 def new_kid(dev: bool = False) -> str:
     if dev:
         return "dev-" + secrets.token_hex(4)
-    return datetime.now(timezone.utc).strftime("%Y-%m-") + secrets.token_hex(2)
+    return clock.now().strftime("%Y-%m-") + secrets.token_hex(2)
 
 
 def generate(kid: str | None = None, *, dev: bool = False) -> SigningKey:
@@ -57,7 +56,7 @@ def generate(kid: str | None = None, *, dev: bool = False) -> SigningKey:
     public = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     db.session.execute(
         update(SigningKey).where(SigningKey.active.is_(True)).values(active=False, retired_at=now)
     )
@@ -111,7 +110,7 @@ def ensure_active_key(app) -> None:
             return
         if active_key() is not None:
             return
-        if app.config.get("LICENSE_REQUIRE_SIGNING_KEY"):
+        if app.config["LICENSE_REQUIRE_SIGNING_KEY"]:
             raise SigningKeyMissing(
                 "LICENSE_REQUIRE_SIGNING_KEY=1 and there is no active signing key: "
                 f"run `{command_line('license keygen')}` first"
@@ -121,9 +120,8 @@ def ensure_active_key(app) -> None:
         except IntegrityError:  # another worker made one at the same moment
             db.session.rollback()
             return
-        print(
-            f"warning: no signing key configured; generated development key {key.kid!r}. "
+        startup_log.warning(
+            f"no signing key configured; generated development key {key.kid!r}. "
             "Environments outside role 'both' refuse dev- keys. "
-            f"Run `{command_line('license keygen')}` for a production key.",
-            file=sys.stderr,
+            f"Run `{command_line('license keygen')}` for a production key."
         )
