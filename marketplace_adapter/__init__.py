@@ -10,11 +10,12 @@ and is imported only by those who need it.
 from . import errors
 from .client import DEFAULT_ENDPOINT, MarketplaceClient
 from .errors import MarketplaceError, mask_code
-from .parsing import License
+from .parsing import CodeStatus, License
 
 __all__ = [
     "MarketplaceClient",
     "License",
+    "CodeStatus",
     "errors",
     "MarketplaceError",
     "mask_code",

@@ -38,7 +38,7 @@ from .errors import (
     mask_code,
     redact,
 )
-from .parsing import License, parse_license, parse_success
+from .parsing import CodeStatus, License, parse_license, parse_success
 from .retry import RetryPolicy, parse_retry_after
 from .timezones import resolve_timezone
 
@@ -236,7 +236,7 @@ class MarketplaceClient:
                 "so whether it was activated is unknown",
                 code=lost.code,
             )
-        return lic.status == "ACTIVATED"
+        return lic.status == CodeStatus.ACTIVATED
 
     def _call(
         self,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
+from enum import StrEnum
 from typing import Any, Mapping
 
 from .errors import BadResponse, mask_code
 from .timezones import resolve_timezone
 
 __all__ = [
+    "CodeStatus",
     "License",
     "LIVE_STATUSES",
     "KNOWN_STATUSES",
@@ -24,8 +26,19 @@ __all__ = [
     "parse_success",
 ]
 
-LIVE_STATUSES = frozenset({"ACTIVATED", "INACTIVATED"})
-KNOWN_STATUSES = LIVE_STATUSES | {"EXPIRED", "DISCARD"}
+
+
+class CodeStatus(StrEnum):
+    """`License.status`, as the marketplace writes it (a status it may add later stays a plain str)."""
+
+    ACTIVATED = "ACTIVATED"
+    INACTIVATED = "INACTIVATED"
+    EXPIRED = "EXPIRED"
+    DISCARD = "DISCARD"
+
+
+LIVE_STATUSES = frozenset({CodeStatus.ACTIVATED, CodeStatus.INACTIVATED})
+KNOWN_STATUSES = frozenset(CodeStatus)
 
 
 @dataclass(frozen=True)

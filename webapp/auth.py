@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
 from functools import wraps
 
 from urllib.parse import urlsplit
@@ -17,6 +16,8 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import clock
+from .config import Role
 from .database import db
 from .extensions import login_manager
 from .models.accounts import ROLES, ApiToken, User
@@ -78,7 +79,7 @@ def create_token(user: User) -> str:
 
 
 def revoke_tokens(user: User) -> int:
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     count = 0
     for token in user.tokens:
         if token.revoked_at is None:
@@ -172,4 +173,4 @@ def actor_name() -> str:
 
 def uses_role(role: str) -> bool:
     """Whether this deployment runs the `vendor` or `environment` side."""
-    return current_app.extensions["license_platform"].role in (role, "both")
+    return current_app.extensions["license_platform"].role in (role, Role.BOTH)

@@ -7,10 +7,29 @@ so a host console that configures nothing still gets a working environment side.
 """
 from __future__ import annotations
 
+from enum import StrEnum
+
 from . import settings
 from .settings import database_url  # noqa: F401 - where tests and scripts found it
 
-ROLES = ("vendor", "environment", "both")
+
+class Role(StrEnum):
+    """`LICENSE_ROLE`: which sides this deployment runs (`both`: the demo, development)."""
+
+    VENDOR = "vendor"
+    ENVIRONMENT = "environment"
+    BOTH = "both"
+
+    @property
+    def vendor(self) -> bool:
+        return self in (Role.VENDOR, Role.BOTH)
+
+    @property
+    def environment(self) -> bool:
+        return self in (Role.ENVIRONMENT, Role.BOTH)
+
+
+ROLES = tuple(Role)
 
 
 class Config:

@@ -18,9 +18,9 @@ from flask_migrate import upgrade
 from . import audit
 from .cli import command_line
 from .database import db
-from .models.accounts import User
+from .models.accounts import AccountRole, User
 
-DEMO_ACCOUNTS = (("admin@example.com", "admin"), ("operator@example.com", "operator"))
+DEMO_ACCOUNTS = (("admin@example.com", AccountRole.ADMIN), ("operator@example.com", AccountRole.OPERATOR))
 
 
 def prepare_demo(app: Flask) -> None:

@@ -20,7 +20,6 @@ extension object, so one extension object serves any number of apps.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -32,9 +31,11 @@ from werkzeug.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import errors, settings, timefmt
+from .config import Role
+from . import errors, settings, startup_log, timefmt
 from .database import Base, own_db
 from .extensions import csrf, limiter, login_manager, migrate
+from .models.accounts import AccountRole
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
@@ -62,7 +63,7 @@ class NavItem:
 class PlatformState:
     """Per-app state of the extension: the role, the host's hooks, what the sides registered."""
 
-    role: str
+    role: Role
     demo: bool
     login_check: Callable[[], bool] | None = None
     current_actor: Callable[[], str] | None = None
@@ -126,18 +127,18 @@ class PlatformState:
         environment's Settings (or the first page of the nav) in a host console."""
         if "core.index" in current_app.view_functions:
             return url_for("core.index")
-        for endpoint in (self.homes.get("operator"), *(item.endpoint for item in self.nav)):
+        for endpoint in (self.homes.get(AccountRole.OPERATOR), *(item.endpoint for item in self.nav)):
             if endpoint:
                 return url_for(endpoint)
         return request.script_root + "/"
 
     @property
     def vendor(self) -> bool:
-        return self.role in ("vendor", "both")
+        return self.role.vendor
 
     @property
     def environment(self) -> bool:
-        return self.role in ("environment", "both")
+        return self.role.environment
 
     def add_nav(self, endpoint: str, label: str, *roles: str) -> None:
         self.nav.append(NavItem(endpoint, label, roles))
@@ -272,13 +273,22 @@ class LicensePlatform:
         role = app.config["LICENSE_ROLE"]
         if role not in config_module.ROLES:
             raise RuntimeError(f"LICENSE_ROLE must be one of {', '.join(config_module.ROLES)}, not {role!r}")
+        role = Role(role)
+        if login_check is not None and role.vendor:
+            # The staff pages check the plugin's own roles (issuer, admin) on the plugin's own
+            # accounts; a host's users hold neither.
+            raise RuntimeError(
+                f"LICENSE_ROLE={role} cannot be mounted in a host console (login_check given): the "
+                "vendor side runs as its own app, with its staff accounts and roles (README, 'Running "
+                "the vendor side'). Mount the plugin in a host console with LICENSE_ROLE=environment."
+            )
 
         if not app.config["LICENSE_DATA_KEY"]:
             raise RuntimeError(
                 "LICENSE_DATA_KEY is not set: it encrypts stored authorization codes; "
                 "set it to a long random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
-        if role in ("vendor", "both") and not app.config["LICENSE_SIGNING_KEY_PASSPHRASE"]:
+        if role.vendor and not app.config["LICENSE_SIGNING_KEY_PASSPHRASE"]:
             raise RuntimeError(
                 "LICENSE_SIGNING_KEY_PASSPHRASE is not set: it encrypts the signing keys at rest"
             )
@@ -369,17 +379,16 @@ def _start_up_checks(app: Flask, state: PlatformState) -> None:
     """
     if state.for_command:
         return
-    if state.role == "both":
-        print(
-            "note: LICENSE_ROLE=both runs the vendor and environment sides in one process: "
-            "for the demo and development only.",
-            file=sys.stderr,
+    if state.role == Role.BOTH:
+        startup_log.note(
+            "LICENSE_ROLE=both runs the vendor and environment sides in one process: "
+            "for the demo and development only."
         )
     from .trust import untrusting_warning
 
     warning = untrusting_warning(app)
     if warning:
-        print(warning, file=sys.stderr)
+        startup_log.warning(warning)
     if state.vendor and not app.config["LICENSE_SKIP_SIGNING_KEY_CHECK"]:
         from .vendor_side.signing_keys import ensure_active_key
 
@@ -423,7 +432,7 @@ def _template_context(state: PlatformState) -> Callable[[], dict]:
 
         def visible_nav():
             if state.hosted:  # the host's operators see the environment's pages
-                return [item for item in state.nav if "operator" in item.roles] if state.host_lets_in() else []
+                return [item for item in state.nav if AccountRole.OPERATOR in item.roles] if state.host_lets_in() else []
             from flask_login import current_user
 
             if current_user.is_authenticated:

@@ -28,6 +28,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -41,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 __all__ = [
     "ALG",
     "CHANNELS",
+    "Channel",
     "CLOCK_TOLERANCE",
     "ERROR_CODES",
     "FORMAT",
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_KEY_CHARS",
     "SIGNED_PREFIX",
     "TYPES",
+    "KeyType",
     "License",
     "ProductKey",
     "ProductKeyError",
@@ -74,8 +77,24 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 SIGNATURE_BYTES = 64
 DEV_KID_PREFIX = "dev-"
 
-TYPES = frozenset({"subscription", "trial-extension"})
-CHANNELS = frozenset({"alibaba-marketplace", "offline-contract"})
+
+
+class KeyType(StrEnum):
+    """`license.type` of a product key (the environment's built-in trial is no key's type)."""
+
+    SUBSCRIPTION = "subscription"
+    TRIAL_EXTENSION = "trial-extension"
+
+
+class Channel(StrEnum):
+    """`license.channel` of a product key: where it was bought."""
+
+    ALIBABA_MARKETPLACE = "alibaba-marketplace"
+    OFFLINE_CONTRACT = "offline-contract"
+
+
+TYPES = frozenset(KeyType)
+CHANNELS = frozenset(Channel)
 
 ERROR_CODES = (
     "malformed_key",

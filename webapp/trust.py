@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask, current_app
 
 from . import product_key
+from .config import Role
 
 RELOAD_INTERVAL = 5.0
 
@@ -26,18 +27,18 @@ class TrustConfigError(RuntimeError):
 
 
 def allow_dev_keys(app: Flask) -> bool:
-    return app.config["LICENSE_ROLE"] == "both" or bool(app.config["LICENSE_ALLOW_DEV_KEYS"])
+    return app.config["LICENSE_ROLE"] == Role.BOTH or bool(app.config["LICENSE_ALLOW_DEV_KEYS"])
 
 
 def untrusting_warning(app: Flask) -> str | None:
     """What an environment that trusts no vendor key says (no `LICENSE_PUBLIC_KEYS`): when it
     starts serving, and in the commands it concerns. None when there is nothing to say."""
-    if app.config["LICENSE_ROLE"] != "environment" or app.config["LICENSE_PUBLIC_KEYS"]:
+    if app.config["LICENSE_ROLE"] != Role.ENVIRONMENT or app.config["LICENSE_PUBLIC_KEYS"]:
         return None
     from .cli import command_line
 
     return (
-        "warning: LICENSE_PUBLIC_KEYS is not set: this environment trusts no vendor key, so no "
+        "LICENSE_PUBLIC_KEYS is not set: this environment trusts no vendor key, so no "
         f"product key can be activated. Set it to the file `{command_line('license public-keys')}` "
         "prints on the vendor side."
     )
@@ -82,7 +83,7 @@ class TrustedKeys(Mapping):
 
     def _load(self) -> None:
         pems = _read_configured(self._app)
-        if self._app.config["LICENSE_ROLE"] == "both":
+        if self._app.config["LICENSE_ROLE"] == Role.BOTH:
             pems = {**_read_database(), **pems}
         if not allow_dev_keys(self._app):
             pems = {kid: pem for kid, pem in pems.items() if not product_key.is_dev_kid(kid)}

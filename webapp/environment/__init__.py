@@ -7,8 +7,10 @@ For host consoles (see docs/environment.md)::
         CapacityError, InsufficientAku, LicenseExpired,
     )
 
-The rules are in :mod:`webapp.environment.license_rules` (pure), the database work in
-:mod:`webapp.environment.store`, the pages in ``views``, the JSON API in ``json_api``.
+The rules are in :mod:`webapp.environment.license_rules` (pure); the database work in
+``license_record`` (the install ID and the running license, the hot path), ``activation``
+(applying product keys, the history), ``online`` (redeeming an authorization code with the
+vendor) and ``instances`` (capacity use); the pages in ``views``, the JSON API in ``json_api``.
 """
 from __future__ import annotations
 
@@ -36,16 +38,17 @@ __all__ = [
 
 def init_app(app, state) -> None:
     """Register the environment side's blueprints, nav items, home, banners and badge."""
-    from . import json_api, notices, store, views
+    from ..models.accounts import AccountRole
+    from . import json_api, license_record, notices, views
 
     state.register_blueprint(app, views.bp)
     state.register_blueprint(app, json_api.bp)
-    app.after_request(store.flush_high_water)
+    app.after_request(license_record.flush_high_water)
 
-    state.add_nav("environment.settings", "Settings", "operator")
-    state.add_nav("environment.instances", "Instances", "operator")
-    state.homes["operator"] = "environment.settings"
-    state.homes.setdefault("admin", "environment.settings")
+    state.add_nav("environment.settings", "Settings", AccountRole.OPERATOR)
+    state.add_nav("environment.instances", "Instances", AccountRole.OPERATOR)
+    state.homes[AccountRole.OPERATOR] = "environment.settings"
+    state.homes.setdefault(AccountRole.ADMIN, "environment.settings")
     state.page_sides.update({views.bp.name: "environment"})
     state.add_banner_provider(notices.banners, side="environment")
     state.set_badge_provider(notices.badge, side="environment")

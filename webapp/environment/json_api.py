@@ -15,9 +15,10 @@ from .. import product_key
 from ..auth import api_roles_required
 from ..errors import api_error
 from ..extensions import csrf
+from ..models.accounts import AccountRole
 from ..redeem_interface import RedeemError
 from . import license_rules as sm
-from . import store
+from . import activation, instances, license_record, online
 
 bp = Blueprint("environment_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -25,7 +26,7 @@ csrf.exempt(bp)
 # A product key is at most 16 KiB; a body much larger than that is not a key.
 MAX_LICENSE_BODY = 64 * 1024
 
-operator = api_roles_required("operator")
+operator = api_roles_required(AccountRole.OPERATOR)
 
 
 def _body(limit: int = MAX_LICENSE_BODY) -> dict | None:
@@ -51,7 +52,7 @@ def _redeem_error(exc: RedeemError):
     return response
 
 
-def _applied(applied: store.Applied, **extra):
+def _applied(applied: activation.Applied, **extra):
     doc = applied.state.to_json()
     doc["alreadyActive"] = applied.already_active
     doc.update(extra)
@@ -61,7 +62,7 @@ def _applied(applied: store.Applied, **extra):
 @bp.get("/environment")
 @operator
 def environment():
-    return jsonify(store.current_license().to_json())
+    return jsonify(license_record.current_license().to_json())
 
 
 @bp.post("/environment/license")
@@ -77,7 +78,7 @@ def apply_license():
             field="productKey",
         )
     try:
-        applied = store.apply_key(text)
+        applied = activation.apply_key(text)
     except product_key.ProductKeyError as exc:
         return _key_error(exc)
     return _applied(applied)
@@ -98,16 +99,16 @@ def _online(activate, *, renewal: bool = False):
 @operator
 def redeem():
     code = (_body(8 * 1024) or {}).get("authorizationCode")
-    return _online(lambda: store.redeem(code))
+    return _online(lambda: online.redeem(code))
 
 
 @bp.post("/environment/renewal-check")
 @operator
 def renewal_check():
-    return _online(store.renewal_check, renewal=True)
+    return _online(online.renewal_check, renewal=True)
 
 
-def _instance_error(exc: store.InstanceError | sm.CapacityError):
+def _instance_error(exc: instances.InstanceError | sm.CapacityError):
     extra = {"field": exc.field} if getattr(exc, "field", None) else {}
     return api_error(exc.code, exc.message, exc.http_status, **extra)
 
@@ -115,7 +116,7 @@ def _instance_error(exc: store.InstanceError | sm.CapacityError):
 @bp.get("/instances")
 @operator
 def list_instances():
-    return jsonify({"items": [store.instance_json(i) for i in store.instances()]})
+    return jsonify({"items": [instances.instance_json(i) for i in instances.instances()]})
 
 
 @bp.post("/instances")
@@ -125,10 +126,10 @@ def create_instance():
     if body is None:
         return api_error("invalid_input", 'Send a JSON object: {"name": "kafka-1", "aku": 4}.', 422)
     try:
-        inst = store.create_instance(body.get("name"), body.get("aku"))
-    except (store.InstanceError, sm.CapacityError) as exc:
+        inst = instances.create_instance(body.get("name"), body.get("aku"))
+    except (instances.InstanceError, sm.CapacityError) as exc:
         return _instance_error(exc)
-    return jsonify(store.instance_json(inst)), 201
+    return jsonify(instances.instance_json(inst)), 201
 
 
 @bp.patch("/instances/<instance_id>")
@@ -138,17 +139,17 @@ def resize_instance(instance_id: str):
     if body is None:
         return api_error("invalid_input", 'Send a JSON object: {"aku": 8}.', 422)
     try:
-        inst = store.resize_instance(instance_id, body.get("aku"))
-    except (store.InstanceError, sm.CapacityError) as exc:
+        inst = instances.resize_instance(instance_id, body.get("aku"))
+    except (instances.InstanceError, sm.CapacityError) as exc:
         return _instance_error(exc)
-    return jsonify(store.instance_json(inst))
+    return jsonify(instances.instance_json(inst))
 
 
 @bp.delete("/instances/<instance_id>")
 @operator
 def delete_instance(instance_id: str):
     try:
-        store.delete_instance(instance_id)
-    except store.InstanceError as exc:
+        instances.delete_instance(instance_id)
+    except instances.InstanceError as exc:
         return _instance_error(exc)
     return "", 204

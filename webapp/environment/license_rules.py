@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 
 from .. import product_key
 from ..timefmt import for_people
@@ -31,16 +32,31 @@ TRIAL_SEQ = 0
 # The clock high-water mark is written at most this often (and on every activation).
 HIGH_WATER_INTERVAL = timedelta(minutes=1)
 
-STATUSES = ("trial", "active", "expiring", "expired")
-STATUS_LABELS = {"trial": "Trial", "active": "Active", "expiring": "Expiring", "expired": "Expired"}
+
+
+class LicenseStatus(StrEnum):
+    """The status of the running license (the JSON API's `license.status`); precedence:
+    expired, then expiring, then trial or active (`status_of`)."""
+
+    TRIAL = "trial"
+    ACTIVE = "active"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+
+
+STATUSES = tuple(LicenseStatus)
+STATUS_LABELS = {LicenseStatus.TRIAL: "Trial", LicenseStatus.ACTIVE: "Active", LicenseStatus.EXPIRING: "Expiring",
+                 LicenseStatus.EXPIRED: "Expired"}
 # The level of the status badge (and banner) for each status: info, ok, warning, danger.
-STATUS_LEVELS = {"trial": "info", "active": "ok", "expiring": "warning", "expired": "danger"}
+STATUS_LEVELS = {LicenseStatus.TRIAL: "info", LicenseStatus.ACTIVE: "ok", LicenseStatus.EXPIRING: "warning",
+                 LicenseStatus.EXPIRED: "danger"}
 CHANNEL_LABELS = {
-    "built-in": "Built-in trial",
-    "alibaba-marketplace": "Alibaba Cloud Marketplace",
-    "offline-contract": "Offline contract",
+    TRIAL_CHANNEL: "Built-in trial",
+    product_key.Channel.ALIBABA_MARKETPLACE: "Alibaba Cloud Marketplace",
+    product_key.Channel.OFFLINE_CONTRACT: "Offline contract",
 }
-TYPE_LABELS = {"trial": "Free trial", "subscription": "Subscription", "trial-extension": "Trial extension"}
+TYPE_LABELS = {TRIAL_TYPE: "Free trial", product_key.KeyType.SUBSCRIPTION: "Subscription",
+               product_key.KeyType.TRIAL_EXTENSION: "Trial extension"}
 
 DAY = timedelta(days=1)
 
@@ -114,7 +130,7 @@ class Terms:
     @property
     def is_trial(self) -> bool:
         """The built-in trial or a trial-extension key: an evaluation, not a purchase."""
-        return self.type in (TRIAL_TYPE, "trial-extension")
+        return self.type in (TRIAL_TYPE, product_key.KeyType.TRIAL_EXTENSION)
 
     @property
     def is_builtin_trial(self) -> bool:
@@ -218,14 +234,14 @@ def time_left(expires_at: datetime, now: datetime) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
-def status_of(terms: Terms, now: datetime, expiring_days: int) -> str:
+def status_of(terms: Terms, now: datetime, expiring_days: int) -> LicenseStatus:
     """``expired``, then ``expiring`` (within ``expiring_days`` of the end), then ``trial`` or ``active``."""
     now = _utc(now)
     if now >= terms.expires_at:
-        return "expired"
+        return LicenseStatus.EXPIRED
     if terms.expires_at - now <= timedelta(days=expiring_days):
-        return "expiring"
-    return "trial" if terms.is_trial else "active"
+        return LicenseStatus.EXPIRING
+    return LicenseStatus.TRIAL if terms.is_trial else LicenseStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -243,7 +259,7 @@ class LicenseState:
     # -- status
 
     @property
-    def status(self) -> str:
+    def status(self) -> LicenseStatus:
         return status_of(self.terms, self.now, self.expiring_days)
 
     @property
@@ -256,7 +272,7 @@ class LicenseState:
 
     @property
     def expired(self) -> bool:
-        return self.status == "expired"
+        return self.status == LicenseStatus.EXPIRED
 
     @property
     def where_to_apply(self) -> str:

@@ -1,28 +1,45 @@
 """The environment side's tables: its identity and license, the activation history, instances.
 
-- `environment_state`: exactly one row (primary key fixed at 1, so two workers starting at the
+- `license_environment_state`: exactly one row (primary key fixed at 1, so two workers starting at the
   same moment cannot make two install IDs). It holds the install ID, the first start (the trial
   counts from it), the clock high-water mark, the applied product key with its parsed terms,
   and the remembered authorization code (encrypted with `LICENSE_DATA_KEY`). Reading the
   license is one primary-key read of this row.
-- `environment_activations`: every applied and every refused key (who, when, why).
-- `environment_instances`: the instances that use capacity (name unique, AKU).
+- `license_environment_activations`: every applied and every refused key (who, when, why).
+- `license_environment_instances`: the instances that use capacity (name unique, AKU).
 """
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import db
-from ..models.types import UTCDateTime, utcnow
+from .. import clock
+from ..models.types import UTCDateTime
 
 STATE_ROW_ID = 1
 
 
+class ActivationSource(StrEnum):
+    """How an activation was attempted (`Activation.source`)."""
+
+    PRODUCT_KEY = "product_key"  # pasted
+    REDEEM = "redeem"  # an authorization code, redeemed with the vendor
+    RENEWAL_CHECK = "renewal_check"  # the remembered code, redeemed again
+
+
+class ActivationResult(StrEnum):
+    """`Activation.result`."""
+
+    APPLIED = "applied"
+    REFUSED = "refused"
+
+
 class EnvironmentState(db.Model):
-    __tablename__ = "environment_state"
+    __tablename__ = "license_environment_state"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -58,15 +75,13 @@ class EnvironmentState(db.Model):
 class Activation(db.Model):
     """One attempt to apply a product key: applied or refused."""
 
-    __tablename__ = "environment_activations"
+    __tablename__ = "license_environment_activations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
     actor: Mapped[str] = mapped_column(String(254))
-    # product_key (pasted), redeem (authorization code), renewal_check
-    source: Mapped[str] = mapped_column(String(32), default="product_key")
-    # applied | refused
-    result: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32), default=ActivationSource.PRODUCT_KEY)  # ActivationSource
+    result: Mapped[str] = mapped_column(String(16))  # ActivationResult
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     # What could be read from the key, when it could be decoded at all.
@@ -84,13 +99,13 @@ class Activation(db.Model):
 class Instance(db.Model):
     """An instance that uses licensed capacity."""
 
-    __tablename__ = "environment_instances"
+    __tablename__ = "license_environment_instances"
     __table_args__ = (CheckConstraint("aku > 0", name="aku_positive"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     aku: Mapped[int]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     created_by: Mapped[str | None] = mapped_column(String(254))
 

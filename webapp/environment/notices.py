@@ -12,17 +12,17 @@ from markupsafe import Markup
 
 from ..license_platform import Badge, Banner
 from . import license_rules as sm
-from . import store
+from . import license_record
 from .plugin import may_see_license
 
 
 def badge() -> Badge | None:
     if not may_see_license():
         return None
-    lic = store.current_license()
+    lic = license_record.current_license()
     status = lic.status
     kind = "Trial" if lic.terms.is_trial else "License"
-    if status == "expired":
+    if status == sm.LicenseStatus.EXPIRED:
         title = f"{kind} expired on {sm.format_day(lic.terms.expires_at)}"
     else:
         title = f"{kind}: {lic.time_left} left, {lic.aku} AKU"
@@ -34,9 +34,9 @@ def banners() -> list[Banner]:
         return []
     config = current_app.config
     return license_banners(
-        store.current_license(),
-        purchase_url=config.get("LICENSE_PURCHASE_URL"),
-        support_url=config.get("LICENSE_SUPPORT_URL"),
+        license_record.current_license(),
+        purchase_url=config["LICENSE_PURCHASE_URL"],
+        support_url=config["LICENSE_SUPPORT_URL"],
         vendor_name=config["LICENSE_VENDOR_NAME"],
         settings_url=url_for("environment.settings"),
         instances_url=url_for("environment.instances"),
@@ -56,14 +56,14 @@ def license_banners(
     out: list[Banner] = []
     t = lic.terms
     status = lic.status
-    if status != "active":
+    if status != sm.LicenseStatus.ACTIVE:
         until = sm.format_day(t.expires_at)
         what, buy = ("trial", "Buy a license") if t.is_trial else ("license", "Renew on the marketplace")
         next_step = lic.next_step
-        if status == "expired":
+        if status == sm.LicenseStatus.EXPIRED:
             level, title = "danger", f"The {what} expired on {until}."
             text = "Creating or growing instances is refused; running instances keep running. " + next_step
-        elif status == "expiring":
+        elif status == sm.LicenseStatus.EXPIRING:
             level = "warning"
             if t.is_trial:
                 title = f"The trial expires in {lic.time_left}."

@@ -1,4 +1,5 @@
-"""The environment's half of online activation: get a product key for an authorization code.
+"""The environment's half of online activation: get a product key for an authorization code and
+apply it (`redeem`), or redeem the remembered code again (`renewal_check`).
 
 In role ``both`` the vendor side registers ``state.services["redeem"]`` and it is called
 in-process; otherwise the environment posts ``{"authorizationCode", "installId"}`` to
@@ -16,7 +17,12 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
+from .. import audit, authorization_code
+from ..authorization_code import mask
 from ..redeem_interface import RedeemError
+from .activation import Applied, apply_key, record_refusal, remembered_code
+from .license_record import current_license
+from .models import ActivationSource
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +61,7 @@ def vendor_endpoint(base: str) -> str:
 
 def online_configured() -> bool:
     state = current_app.extensions["license_platform"]
-    return "redeem" in state.services or bool(current_app.config.get("LICENSE_VENDOR_URL"))
+    return "redeem" in state.services or bool(current_app.config["LICENSE_VENDOR_URL"])
 
 
 def fetch_product_key(code: str, install_id: str, *, session: requests.Session | None = None) -> dict:
@@ -64,7 +70,7 @@ def fetch_product_key(code: str, install_id: str, *, session: requests.Session |
     if service is not None:
         answer = service(code, install_id)
     else:
-        base = current_app.config.get("LICENSE_VENDOR_URL")
+        base = current_app.config["LICENSE_VENDOR_URL"]
         if not base:
             raise RedeemError("redeem_not_configured", _NOT_CONFIGURED, 409)
         answer = _post(vendor_endpoint(base), code, install_id, session or requests)
@@ -113,3 +119,54 @@ def _post(url: str, code: str, install_id: str, http) -> dict:
         f"The vendor ({host}) answered unexpectedly (HTTP {response.status_code}). Try again later.",
         503,
     )
+
+
+def normalize_code(code: object) -> str:
+    """The code by `authorization_code.normalize`'s rule, refused in the operator's words."""
+    try:
+        return authorization_code.normalize(code)
+    except authorization_code.CodeInvalid as exc:
+        if exc.reason == "blank":
+            raise RedeemError(
+                "code_invalid",
+                "Enter the authorization code: you find it in the marketplace's Buyer Console, "
+                "under Purchased Services, in the details of your purchase.",
+                422,
+            ) from None
+        raise RedeemError(
+            "code_invalid",
+            "That is not an authorization code: copy it exactly from the marketplace's Buyer "
+            "Console (Purchased Services).",
+            422,
+        ) from None
+
+
+def redeem(code: object, *, actor: str | None = None, source: str = ActivationSource.REDEEM) -> Applied:
+    """Fetch a product key for an authorization code from the vendor and apply it.
+
+    RedeemError for the vendor's refusals (recorded in the history, except when online
+    activation is not configured at all); ProductKeyError when the key itself is refused.
+    """
+    actor = actor or audit.current_actor_name()
+    code = normalize_code(code)
+    current = current_license(fresh=True)
+    try:
+        answer = fetch_product_key(code, current.install_id)
+    except RedeemError as exc:
+        if exc.code != "redeem_not_configured":
+            record_refusal(None, exc.code, exc.message, actor=actor, source=source, reference=mask(code))
+        raise
+    return apply_key(answer["productKey"], actor=actor, source=source, authorization_code=code)
+
+
+def renewal_check(*, actor: str | None = None) -> Applied:
+    """Redeem the remembered authorization code again; `already_active` means no renewal yet."""
+    code = remembered_code()
+    if code is None:
+        raise RedeemError(
+            "no_remembered_code",
+            "This environment has no remembered authorization code: activate once with the "
+            "authorization code (or paste the new product key) instead.",
+            409,
+        )
+    return redeem(code, actor=actor, source=ActivationSource.RENEWAL_CHECK)

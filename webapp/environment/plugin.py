@@ -21,8 +21,9 @@ from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..errors import api_error, is_api_request
+from ..models.accounts import AccountRole
 from . import license_rules as sm
-from . import store
+from . import license_record
 
 CapacityError = sm.CapacityError
 InsufficientAku = sm.InsufficientAku
@@ -32,7 +33,7 @@ LicenseState = sm.LicenseState
 
 def current_license() -> sm.LicenseState:
     """The environment's license now: install ID, status, days left, AKU licensed and in use."""
-    return store.current_license()
+    return license_record.current_license()
 
 
 def check_capacity(aku_needed: int, *, growing_from: int = 0) -> sm.LicenseState:
@@ -43,9 +44,9 @@ def check_capacity(aku_needed: int, *, growing_from: int = 0) -> sm.LicenseState
 
     This is a check, not a reservation: the environment's own instances take a lock that
     serializes them; a host that must never overshoot under concurrency records its usage
-    through the environment's instances (``store.create_instance``) instead.
+    through the environment's instances (``webapp.environment.instances.create_instance``) instead.
     """
-    lic = store.current_license()
+    lic = license_record.current_license()
     if growing_from:
         lic.check_resize(growing_from, aku_needed)
     else:
@@ -105,7 +106,7 @@ def operator_page(view):
     """
     from ..auth import roles_required
 
-    guarded = roles_required("operator")(view)
+    guarded = roles_required(AccountRole.OPERATOR)(view)
 
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -131,4 +132,4 @@ def may_see_license() -> bool:
         return state.host_lets_in()
     from flask_login import current_user
 
-    return bool(current_user.is_authenticated and current_user.has_role("operator"))
+    return bool(current_user.is_authenticated and current_user.has_role(AccountRole.OPERATOR))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .. import wording as shared
 from ..timefmt import for_people
+from .models import ActivationSource
 
 # The words both sides show for the same codes (webapp/wording.py): a refusal in a few words,
 # after "Refused"; how an attempt was made (Activation.source).
@@ -72,6 +73,6 @@ def history_key(row) -> list[str]:
     if row.key_expires_at:
         parts.append(f"until {for_people(row.key_expires_at)}")
     if row.key_reference:
-        no_key = not parts and row.source in ("redeem", "renewal_check")
+        no_key = not parts and row.source in (ActivationSource.REDEEM, ActivationSource.RENEWAL_CHECK)
         parts.append(f"{'authorization code' if no_key else 'reference'} {row.key_reference}")
     return parts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 def init_app(app, state) -> None:
     """Register the vendor side's blueprints, nav items, homes and the redemption service."""
+    from ..models.accounts import AccountRole
     from . import api, marketplace, public, redeem, views
 
     # The vendor side's settings and their defaults are rows of `webapp.settings`.
@@ -23,18 +24,18 @@ def init_app(app, state) -> None:
     # The staff pages and the buyers' /redeem carry no banner or badge of the environment side (role both).
     state.page_sides.update({views.bp.name: "vendor", public.bp.name: "vendor"})
 
-    state.add_nav("vendor.issue_page", "Issue product key", "issuer")
-    state.add_nav("vendor.keys", "Keys", "issuer")
-    state.add_nav("vendor.attention", "Needs attention", "issuer")
-    state.add_nav("vendor.decode", "Key decoder", "issuer")
-    state.add_nav("vendor.audit_log", "Audit log", "issuer")
-    state.add_nav("vendor.offline", "Offline keys", "admin")
+    state.add_nav("vendor.issue_page", "Issue product key", AccountRole.ISSUER)
+    state.add_nav("vendor.keys", "Keys", AccountRole.ISSUER)
+    state.add_nav("vendor.attention", "Needs attention", AccountRole.ISSUER)
+    state.add_nav("vendor.decode", "Key decoder", AccountRole.ISSUER)
+    state.add_nav("vendor.audit_log", "Audit log", AccountRole.ISSUER)
+    state.add_nav("vendor.offline", "Offline keys", AccountRole.ADMIN)
     if market.simulated:
-        state.add_nav("vendor.demo_codes", "Demo codes", "issuer")
-    state.homes["issuer"] = "vendor.issue_page"
-    state.homes["admin"] = "vendor.issue_page"
+        state.add_nav("vendor.demo_codes", "Demo codes", AccountRole.ISSUER)
+    state.homes[AccountRole.ISSUER] = "vendor.issue_page"
+    state.homes[AccountRole.ADMIN] = "vendor.issue_page"
     state.services["redeem"] = redeem.service
 
-    from .issuing import mask_uid
+    from .bindings import mask_uid
 
     app.add_template_global(mask_uid, "vendor_mask_uid")

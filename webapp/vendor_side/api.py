@@ -9,8 +9,10 @@ from flask import Blueprint, jsonify, request
 from ..auth import api_roles_required, bearer_user
 from ..errors import api_error
 from ..extensions import csrf
+from ..models.accounts import AccountRole
 from . import search
-from .issuing import issue_from_code, mask_uid
+from .issuing import issue_from_code
+from .bindings import mask_uid
 from .redeem import license_json, redeem_with_status
 from .rules import IssueError, iso
 
@@ -44,7 +46,7 @@ def _text(body: dict, name: str) -> str:
 
 
 @bp.post("/product-keys")
-@api_roles_required("issuer")
+@api_roles_required(AccountRole.ISSUER)
 def create_product_key():
     body = _body()
     if body is None:
@@ -60,7 +62,7 @@ def create_product_key():
 
 
 @bp.get("/product-keys")
-@api_roles_required("issuer")
+@api_roles_required(AccountRole.ISSUER)
 def list_product_keys():
     args = request.args
     try:

@@ -3,14 +3,15 @@ changed (`change_summary`, `issued_change`), in the same words on every page."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
-from .. import product_key
+from .. import clock, product_key
 from . import signing_keys
 from ..database import db
 from .ledger import current_key
 from ..models.audit import AuditEvent
 from .models import CodeBinding, IssuedKey, SigningKey
+from .rules import Change
 from ..timefmt import day_for_people, for_people
 
 
@@ -124,12 +125,12 @@ def change_summary(change: str | None, aku: int | None, expires_at: datetime | N
     specification change says the new AKU, both say both. None for other kinds (offline keys)."""
     until = day_for_people(expires_at)
     return {
-        "new": "New license",
-        "unchanged": "Nothing changed",
-        "renewal": f"Renewed until {until}",
-        "spec_change": f"Updated to {aku} AKU (specification change)",
-        "renewal_and_spec_change": f"Renewed until {until} and updated to {aku} AKU",
-        "change": f"Terms changed: {aku} AKU until {until}",
+        Change.NEW: "New license",
+        Change.UNCHANGED: "Nothing changed",
+        Change.RENEWAL: f"Renewed until {until}",
+        Change.SPEC_CHANGE: f"Updated to {aku} AKU (specification change)",
+        Change.RENEWAL_AND_SPEC_CHANGE: f"Renewed until {until} and updated to {aku} AKU",
+        Change.CHANGE: f"Terms changed: {aku} AKU until {until}",
     }.get(change or "")
 
 
@@ -192,7 +193,7 @@ ACTION_TITLES = {
 
 def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
     """The key's life: its code's binding and activation, its issue, what superseded it, expiry."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     binding = db.session.get(CodeBinding, key.binding_id) if key.binding_id else None
     subjects = [f"key:{key.id}"]
     if binding is not None:

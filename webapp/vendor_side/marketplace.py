@@ -12,6 +12,7 @@ shared by every process of the instance folder through `MARKETPLACE_SIMULATOR_ST
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from flask import Flask, current_app
@@ -21,7 +22,17 @@ from marketplace_adapter import MarketplaceClient
 from .specs import Spec, parse_specs
 
 STATE_KEY = "license_vendor"
-ACTIVATE_MODES = ("required", "best-effort", "off")
+
+
+class ActivateMode(StrEnum):
+    """`MARKETPLACE_ACTIVATE`: whether ActivateLicense must succeed before a key is issued."""
+
+    REQUIRED = "required"
+    BEST_EFFORT = "best-effort"
+    OFF = "off"
+
+
+ACTIVATE_MODES = tuple(ActivateMode)
 
 
 class MarketplaceConfigError(RuntimeError):
@@ -35,7 +46,7 @@ class Marketplace:
     client: MarketplaceClient
     product_code: str
     specs: dict[str, Spec]
-    activate: str
+    activate: ActivateMode
     simulator: Any = None  # a simulator.Simulator (or a demo_market.SharedSimulator) in the demo
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -68,6 +79,7 @@ def build(app: Flask) -> Marketplace:
         raise MarketplaceConfigError(
             f"MARKETPLACE_ACTIVATE must be one of {', '.join(ACTIVATE_MODES)}, not {activate!r}"
         )
+    activate = ActivateMode(activate)
     try:
         specs = parse_specs(c["MARKETPLACE_SPECS"])
     except ValueError as exc:

@@ -1,7 +1,7 @@
 """The vendor side's tables: its signing keys, the ledger of every product key issued, and
 the authorization codes bound to install IDs.
 
-`code_bindings`: which authorization code is bound to which install ID, one row per authorization code ever submitted successfully (or being submitted right now),
+`license_code_bindings`: which authorization code is bound to which install ID, one row per authorization code ever submitted successfully (or being submitted right now),
 unique on the code's keyed hash (`webapp.datakey`): the code itself is stored only encrypted.
 The row is also the lock of the issuing steps: a worker that is between "take the binding"
 and "sign the key" holds `claim_token`; a claim older than two minutes belonged to a worker
@@ -14,23 +14,25 @@ marketplace.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import db
-from ..models.types import UTCDateTime, utcnow
+from .. import clock
+from ..models.types import UTCDateTime
 
 
 class SigningKey(db.Model):
     """An Ed25519 signing key; the private half is stored encrypted (PKCS#8, passphrase)."""
 
-    __tablename__ = "signing_keys"
+    __tablename__ = "license_signing_keys"
     __table_args__ = (
         # At most one active key, so every replica signs with the same one.
         Index(
-            "uq_signing_keys_one_active",
+            "uq_license_signing_keys_one_active",
             "active",
             unique=True,
             sqlite_where=text("active"),
@@ -43,7 +45,7 @@ class SigningKey(db.Model):
     private_key_encrypted: Mapped[str] = mapped_column(Text)
     public_key_pem: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
@@ -54,17 +56,24 @@ class SigningKey(db.Model):
 class InstallSequence(db.Model):
     """The last `seq` issued for an install ID; bumped atomically when a key is signed."""
 
-    __tablename__ = "install_sequences"
+    __tablename__ = "license_install_sequences"
 
     install_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_seq: Mapped[int] = mapped_column(default=0)
 
 
+class KeyStatus(StrEnum):
+    """`IssuedKey.status`: the install ID's current key, or one a later key replaced."""
+
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+
+
 class IssuedKey(db.Model):
     """Every product key the vendor side has signed, whatever the channel."""
 
-    __tablename__ = "issued_keys"
-    __table_args__ = (UniqueConstraint("install_id", "seq", name="uq_issued_keys_install_seq"),)
+    __tablename__ = "license_issued_keys"
+    __table_args__ = (UniqueConstraint("install_id", "seq", name="uq_license_issued_keys_install_seq"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # license.id (UUID)
     install_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -75,12 +84,11 @@ class IssuedKey(db.Model):
     reference: Mapped[str | None] = mapped_column(String(128))
     product: Mapped[str] = mapped_column(String(255))
     aku: Mapped[int]
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     product_key: Mapped[str] = mapped_column(Text)
-    # active | superseded
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=KeyStatus.ACTIVE, index=True)  # KeyStatus
     superseded_by: Mapped[str | None] = mapped_column(String(36))
     issued_by: Mapped[str] = mapped_column(String(254))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -88,20 +96,26 @@ class IssuedKey(db.Model):
     binding_id: Mapped[int | None] = mapped_column(index=True)
 
 
-#: pending: being issued for the first time (no key yet); bound: has issued a key for
-#: `install_id`; replaced: an admin replaced this code's license with another code's.
-BINDING_STATES = ("pending", "bound", "replaced")
+class BindingState(StrEnum):
+    """`CodeBinding.state`."""
+
+    PENDING = "pending"  # being issued for the first time (no key yet)
+    BOUND = "bound"  # has issued a key for `install_id`
+    REPLACED = "replaced"  # an admin replaced this code's license with another code's
+
+
+BINDING_STATES = tuple(BindingState)
 
 
 class CodeBinding(db.Model):
-    __tablename__ = "code_bindings"
+    __tablename__ = "license_code_bindings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_encrypted: Mapped[str] = mapped_column(Text)
     code_last4: Mapped[str] = mapped_column(String(8), index=True)
     install_id: Mapped[str] = mapped_column(String(32), index=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    state: Mapped[str] = mapped_column(String(16), default=BindingState.PENDING, index=True)  # BindingState
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -118,7 +132,7 @@ class CodeBinding(db.Model):
     check_error: Mapped[str | None] = mapped_column(String(255))
 
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # our ActivateLicense
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

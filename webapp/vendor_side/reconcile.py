@@ -12,50 +12,70 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
+from enum import StrEnum
 from typing import Callable
 
 from flask import current_app
 from sqlalchemy import and_
 
 from marketplace_adapter import errors as market_errors
+from marketplace_adapter.parsing import CodeStatus
 
-from .. import audit, product_key
+from .. import audit, clock, product_key
 from ..database import db
-from .models import CodeBinding, IssuedKey
+from .models import BindingState, CodeBinding, IssuedKey, KeyStatus
 from .explain import change_summary
-from .issuing import Issued, decrypt_code, issue_from_code, utcnow
+from .issuing import Issued, issue_from_code
+from .bindings import decrypt_code
 from .marketplace import market
-from .rules import IssueError
+from .rules import Change, IssueError
 from .specs import find_spec
 
 #: The longest pause for the marketplace's throttling (its Retry-After may say more), and how
 #: often `issue=True` tries a throttled issue.
 MAX_THROTTLE_PAUSE = 60.0
 ISSUE_ROUNDS = 3
-NEEDS_KEY = ("renewed", "spec_changed", "renewed_and_spec_changed", "changed")
-LOST = ("expired", "discarded")
+
+
+class FindingKind(StrEnum):
+    """What the marketplace said last about a bound code, compared with its current key (`kind_of`)."""
+
+    OK = "ok"
+    RENEWED = "renewed"
+    SPEC_CHANGED = "spec_changed"
+    RENEWED_AND_SPEC_CHANGED = "renewed_and_spec_changed"
+    CHANGED = "changed"
+    EXPIRED = "expired"
+    DISCARDED = "discarded"
+    UNKNOWN_SPECIFICATION = "unknown_specification"
+    ERROR = "error"
+
+
+NEEDS_KEY = (FindingKind.RENEWED, FindingKind.SPEC_CHANGED, FindingKind.RENEWED_AND_SPEC_CHANGED, FindingKind.CHANGED)
+LOST = (FindingKind.EXPIRED, FindingKind.DISCARDED)
 KIND_LABELS = {
-    "ok": "Up to date",
-    "renewed": "Renewed, no new key",
-    "spec_changed": "Specification changed, no new key",
-    "renewed_and_spec_changed": "Renewed and specification changed, no new key",
-    "changed": "Terms changed, no new key",
-    "expired": "Expired",
-    "discarded": "Discarded (refunded or cancelled)",
-    "unknown_specification": "Specification without AKU",
-    "error": "Could not be read",
+    FindingKind.OK: "Up to date",
+    FindingKind.RENEWED: "Renewed, no new key",
+    FindingKind.SPEC_CHANGED: "Specification changed, no new key",
+    FindingKind.RENEWED_AND_SPEC_CHANGED: "Renewed and specification changed, no new key",
+    FindingKind.CHANGED: "Terms changed, no new key",
+    FindingKind.EXPIRED: "Expired",
+    FindingKind.DISCARDED: "Discarded (refunded or cancelled)",
+    FindingKind.UNKNOWN_SPECIFICATION: "Specification without AKU",
+    FindingKind.ERROR: "Could not be read",
 }
 #: The change (`rules.classify`'s words) a new key would make for each kind that needs one.
-KIND_CHANGES = {"renewed": "renewal", "spec_changed": "spec_change",
-                "renewed_and_spec_changed": "renewal_and_spec_change", "changed": "change"}
+KIND_CHANGES = {FindingKind.RENEWED: Change.RENEWAL, FindingKind.SPEC_CHANGED: Change.SPEC_CHANGE,
+                FindingKind.RENEWED_AND_SPEC_CHANGED: Change.RENEWAL_AND_SPEC_CHANGE,
+                FindingKind.CHANGED: Change.CHANGE}
 
 
 @dataclass
 class Finding:
     binding: CodeBinding
     key: IssuedKey
-    kind: str
+    kind: FindingKind
     issued: IssuedKey | None = None
     issue_error: IssueError | None = None
 
@@ -96,44 +116,44 @@ class Finding:
         return data
 
 
-def kind_of(binding: CodeBinding, key: IssuedKey, now: datetime) -> str:
+def kind_of(binding: CodeBinding, key: IssuedKey, now: datetime) -> FindingKind:
     """Compare what the marketplace said last with the code's current key."""
     if binding.check_error:
-        return "error"
-    if binding.market_status == "DISCARD":
-        return "discarded"
-    if binding.market_status == "EXPIRED" or (binding.market_expires_at and binding.market_expires_at <= now):
-        return "expired"
+        return FindingKind.ERROR
+    if binding.market_status == CodeStatus.DISCARD:
+        return FindingKind.DISCARDED
+    if binding.market_status == CodeStatus.EXPIRED or (binding.market_expires_at and binding.market_expires_at <= now):
+        return FindingKind.EXPIRED
     if binding.market_aku is None:
-        return "unknown_specification"
+        return FindingKind.UNKNOWN_SPECIFICATION
     later = binding.market_expires_at is not None and binding.market_expires_at > key.expires_at
     other_aku = binding.market_aku != key.aku
     if later and other_aku:
-        return "renewed_and_spec_changed"
+        return FindingKind.RENEWED_AND_SPEC_CHANGED
     if later:
-        return "renewed"
+        return FindingKind.RENEWED
     if other_aku:
-        return "spec_changed"
+        return FindingKind.SPEC_CHANGED
     if binding.market_expires_at is not None and binding.market_expires_at < key.expires_at:
-        return "changed"
-    return "ok"
+        return FindingKind.CHANGED
+    return FindingKind.OK
 
 
 def _live_pairs():
     """Each bound code with the install ID's active key issued from it (one query)."""
     return db.session.execute(
         db.select(CodeBinding, IssuedKey)
-        .join(IssuedKey, and_(IssuedKey.binding_id == CodeBinding.id, IssuedKey.status == "active",
+        .join(IssuedKey, and_(IssuedKey.binding_id == CodeBinding.id, IssuedKey.status == KeyStatus.ACTIVE,
                               IssuedKey.install_id == CodeBinding.install_id))
-        .where(CodeBinding.state == "bound")
+        .where(CodeBinding.state == BindingState.BOUND)
         .order_by(CodeBinding.install_id)
     ).all()
 
 
 def attention(now: datetime | None = None, *, include_ok: bool = False) -> list[Finding]:
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     findings = [Finding(binding, key, kind_of(binding, key, now)) for binding, key in _live_pairs()]
-    return [f for f in findings if include_ok or f.kind != "ok"]
+    return [f for f in findings if include_ok or f.kind != FindingKind.OK]
 
 
 class _Gate:
@@ -176,9 +196,9 @@ def _reader(client, gate: _Gate, rounds: int = 4):
 def _store(binding: CodeBinding, answer, now: datetime) -> None:
     binding.checked_at = now
     if isinstance(answer, market_errors.CodeExpired):
-        binding.market_status, binding.check_error = "EXPIRED", None
+        binding.market_status, binding.check_error = CodeStatus.EXPIRED, None
     elif isinstance(answer, market_errors.CodeDiscarded):
-        binding.market_status, binding.check_error = "DISCARD", None
+        binding.market_status, binding.check_error = CodeStatus.DISCARD, None
     elif isinstance(answer, market_errors.CodeNotFound):
         binding.check_error = "The marketplace no longer knows this code (License.NotFound)."
     elif isinstance(answer, Exception):
@@ -219,8 +239,8 @@ def reconcile(
     now: datetime | None = None,
 ) -> Report:
     """Read every bound code again; store the answers; list (and optionally fix) what needs a key."""
-    now = now or utcnow()
-    concurrency = max(1, int(concurrency or current_app.config.get("MARKETPLACE_RECONCILE_CONCURRENCY", 4)))
+    now = now or clock.now_seconds()
+    concurrency = max(1, int(concurrency or current_app.config["MARKETPLACE_RECONCILE_CONCURRENCY"]))
     pairs = _live_pairs()
     jobs = [(binding.id, decrypt_code(binding)) for binding, _ in pairs]
     read = _reader(market().client, _Gate())
@@ -281,7 +301,7 @@ def install_id_of(binding_id: int) -> str | None:
 def issue_for_binding(binding_id: int, *, actor: str) -> Issued:
     """The one-click "issue the new key" of the Needs attention page."""
     binding = db.session.get(CodeBinding, binding_id)
-    if binding is None or binding.state != "bound":
+    if binding is None or binding.state != BindingState.BOUND:
         raise IssueError("not_found", "That code is not bound to an environment any more.", 404)
     issued = issue_from_code(decrypt_code(binding), binding.install_id, actor=actor)
     return issued

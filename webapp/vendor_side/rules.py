@@ -14,14 +14,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from marketplace_adapter import errors as market_errors
+from marketplace_adapter.parsing import CodeStatus, LIVE_STATUSES
 
-from .. import product_key
+from .. import authorization_code, product_key
 from ..redeem_interface import RedeemError
 from .specs import Spec, find_spec, specification_of
 
-MAX_CODE_LENGTH = 256
 WHERE_IS_THE_CODE = (
     "The buyer finds the authorization code in the Alibaba Cloud Marketplace buyer console, "
     "under Purchased Services."
@@ -48,17 +49,18 @@ def normalize_install_id(value: str | None) -> str:
 
 
 def normalize_code(value: str | None) -> str:
-    code = (value or "").strip()
-    if not code:
-        raise IssueError("code_invalid", "Enter the authorization code. " + WHERE_IS_THE_CODE, 422)
-    if len(code) > MAX_CODE_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in code):
+    """The code by `authorization_code.normalize`'s rule, refused in the words of the issuing forms."""
+    try:
+        return authorization_code.normalize(value)
+    except authorization_code.CodeInvalid as exc:
+        if exc.reason == "blank":
+            raise IssueError("code_invalid", "Enter the authorization code. " + WHERE_IS_THE_CODE, 422) from None
         raise IssueError(
             "code_invalid",
-            "That is not an authorization code: it holds spaces or line breaks, or is too long. "
+            "That is not an authorization code: it holds characters a code cannot have, or is too long. "
             "Copy the code alone. " + WHERE_IS_THE_CODE,
             422,
-        )
-    return code
+        ) from None
 
 
 def code_fields(form: Mapping[str, str]) -> dict[str, str]:
@@ -106,11 +108,11 @@ def check_license(
 ) -> Terms:
     """Step 1's refusals, in order; the terms of the key otherwise."""
     status = (lic.status or "").upper()
-    if status == "EXPIRED":
+    if status == CodeStatus.EXPIRED:
         raise code_expired(lic.expires_at)
-    if status == "DISCARD":
+    if status == CodeStatus.DISCARD:
         raise code_discarded()
-    if status not in ("ACTIVATED", "INACTIVATED"):
+    if status not in LIVE_STATUSES:
         raise IssueError(
             "code_invalid",
             f"The marketplace reports this code as {status or 'unknown'}, which cannot be "
@@ -210,18 +212,30 @@ def rate_limit_message(scope: str, seconds: float, limit: str | None = None) -> 
     return f"Too many redemption attempts {what}{at_most}. Wait {wait_phrase(seconds)}, then try again."
 
 
-#: What a new key means for the environment, compared with its current key.
+class Change(StrEnum):
+    """What a new key means for the environment, compared with its current key (`classify`;
+    an issue's `change`, in its answer and audit event)."""
+
+    NEW = "new"
+    UNCHANGED = "unchanged"
+    RENEWAL = "renewal"
+    SPEC_CHANGE = "spec_change"
+    RENEWAL_AND_SPEC_CHANGE = "renewal_and_spec_change"
+    CHANGE = "change"
+    OFFLINE = "offline"  # an offline-contract key (the audit event's only; `classify` never says it)
+
+
 CHANGE_LABELS = {
-    "new": "New license",
-    "unchanged": "Nothing changed",
-    "renewal": "Renewal",
-    "spec_change": "Specification change",
-    "renewal_and_spec_change": "Renewal and specification change",
-    "change": "Changed terms",
+    Change.NEW: "New license",
+    Change.UNCHANGED: "Nothing changed",
+    Change.RENEWAL: "Renewal",
+    Change.SPEC_CHANGE: "Specification change",
+    Change.RENEWAL_AND_SPEC_CHANGE: "Renewal and specification change",
+    Change.CHANGE: "Changed terms",
 }
 
 
-def classify(current, terms: Terms, binding_id: int | None) -> str:
+def classify(current, terms: Terms, binding_id: int | None) -> Change:
     """`current` is the install ID's active key (or None); `binding_id` the code's binding.
 
     A key from another code (or none) makes this a new license. From the same code: nothing
@@ -229,19 +243,19 @@ def classify(current, terms: Terms, binding_id: int | None) -> str:
     specification change (other AKU), both, or another change (an earlier expiry, a new name).
     """
     if current is None or binding_id is None or current.binding_id != binding_id:
-        return "new"
+        return Change.NEW
     same_aku = current.aku == terms.aku
     same_expiry = current.expires_at.replace(microsecond=0) == terms.expires_at
     if same_aku and same_expiry and current.product == terms.product:
-        return "unchanged"
+        return Change.UNCHANGED
     later = terms.expires_at > current.expires_at.replace(microsecond=0)
     if later and not same_aku:
-        return "renewal_and_spec_change"
+        return Change.RENEWAL_AND_SPEC_CHANGE
     if later:
-        return "renewal"
+        return Change.RENEWAL
     if not same_aku and same_expiry:
-        return "spec_change"
-    return "change"
+        return Change.SPEC_CHANGE
+    return Change.CHANGE
 
 
 def from_marketplace_error(exc: market_errors.MarketplaceError) -> IssueError:

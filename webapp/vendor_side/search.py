@@ -10,19 +10,33 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import and_, or_
 
+from .. import clock
 from ..database import db
-from .models import CodeBinding, IssuedKey
-from .issuing import code_hash
+from marketplace_adapter.parsing import LIVE_STATUSES
 
-STATUSES = ("active", "superseded", "expired", "renewed")
+from .models import BindingState, CodeBinding, IssuedKey, KeyStatus
+from .bindings import code_hash
+
+
+class KeyState(StrEnum):
+    """What a found key is now (the `status` of a search and of its rows)."""
+
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"  # a later key replaced it
+    EXPIRED = "expired"
+    RENEWED = "renewed"  # renewed or changed at the marketplace, with no new key yet
+
+
+STATUSES = tuple(KeyState)
 STATUS_LABELS = {
-    "active": "Active",
-    "superseded": "Superseded",
-    "expired": "Expired",
-    "renewed": "Renewed, no new key",
+    KeyState.ACTIVE: "Active",
+    KeyState.SUPERSEDED: "Superseded",
+    KeyState.EXPIRED: "Expired",
+    KeyState.RENEWED: "Renewed, no new key",
 }
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
@@ -42,7 +56,7 @@ class KeyQuery:
     code: str | None = None
     last4: str | None = None
     ali_uid: int | None = None
-    status: str | None = None
+    status: KeyState | None = None
     text: str | None = None  # the pages' one search box: any of the above
 
     @classmethod
@@ -82,17 +96,17 @@ def _status(value: str | None) -> str | None:
     if not value:
         return None
     if value in ("renewed-no-key", "renewed_no_key"):
-        value = "renewed"
+        value = KeyState.RENEWED
     if value not in STATUSES:
         raise SearchError("invalid_status", "status must be one of " + ", ".join(STATUSES) + ".")
-    return value
+    return KeyState(value)
 
 
 @dataclass
 class KeyRow:
     key: IssuedKey
     binding: CodeBinding | None
-    status: str
+    status: KeyState
 
     @property
     def status_label(self) -> str:
@@ -111,10 +125,10 @@ def _renewed_condition():
     return and_(
         CodeBinding.id.isnot(None),
         CodeBinding.market_status.isnot(None),
-        IssuedKey.status == "active",
-        CodeBinding.state == "bound",
+        IssuedKey.status == KeyStatus.ACTIVE,
+        CodeBinding.state == BindingState.BOUND,
         CodeBinding.install_id == IssuedKey.install_id,
-        CodeBinding.market_status.in_(("ACTIVATED", "INACTIVATED")),
+        CodeBinding.market_status.in_(sorted(LIVE_STATUSES)),
         or_(
             and_(CodeBinding.market_expires_at.isnot(None), CodeBinding.market_expires_at > IssuedKey.expires_at),
             and_(CodeBinding.market_aku.isnot(None), CodeBinding.market_aku != IssuedKey.aku),
@@ -122,17 +136,17 @@ def _renewed_condition():
     )
 
 
-def row_status(key: IssuedKey, binding: CodeBinding | None, now: datetime) -> str:
-    if key.status == "superseded":
-        return "superseded"
+def row_status(key: IssuedKey, binding: CodeBinding | None, now: datetime) -> KeyState:
+    if key.status == KeyStatus.SUPERSEDED:
+        return KeyState.SUPERSEDED
     if key.expires_at <= now:
-        return "expired"
-    if (binding is not None and binding.state == "bound" and binding.install_id == key.install_id
-            and binding.market_status in ("ACTIVATED", "INACTIVATED")
+        return KeyState.EXPIRED
+    if (binding is not None and binding.state == BindingState.BOUND and binding.install_id == key.install_id
+            and binding.market_status in LIVE_STATUSES
             and ((binding.market_expires_at and binding.market_expires_at > key.expires_at)
                  or (binding.market_aku is not None and binding.market_aku != key.aku))):
-        return "renewed"
-    return "active"
+        return KeyState.RENEWED
+    return KeyState.ACTIVE
 
 
 def _text_condition(text: str):
@@ -172,7 +186,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int, str]:
 
 def search_keys(query: KeyQuery, *, cursor: str | None = None, limit: int | None = None,
                 now: datetime | None = None) -> Page:
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     limit = max(1, min(limit or DEFAULT_LIMIT, MAX_LIMIT))
     stmt = db.select(IssuedKey, CodeBinding).outerjoin(CodeBinding, IssuedKey.binding_id == CodeBinding.id)
     if query.install_id:
@@ -185,13 +199,13 @@ def search_keys(query: KeyQuery, *, cursor: str | None = None, limit: int | None
         stmt = stmt.where(CodeBinding.ali_uid == query.ali_uid)
     if query.text:
         stmt = stmt.where(_text_condition(query.text))
-    if query.status == "active":
-        stmt = stmt.where(IssuedKey.status == "active", IssuedKey.expires_at > now, ~_renewed_condition())
-    elif query.status == "superseded":
-        stmt = stmt.where(IssuedKey.status == "superseded")
-    elif query.status == "expired":
-        stmt = stmt.where(IssuedKey.status == "active", IssuedKey.expires_at <= now)
-    elif query.status == "renewed":
+    if query.status == KeyState.ACTIVE:
+        stmt = stmt.where(IssuedKey.status == KeyStatus.ACTIVE, IssuedKey.expires_at > now, ~_renewed_condition())
+    elif query.status == KeyState.SUPERSEDED:
+        stmt = stmt.where(IssuedKey.status == KeyStatus.SUPERSEDED)
+    elif query.status == KeyState.EXPIRED:
+        stmt = stmt.where(IssuedKey.status == KeyStatus.ACTIVE, IssuedKey.expires_at <= now)
+    elif query.status == KeyState.RENEWED:
         stmt = stmt.where(IssuedKey.expires_at > now, _renewed_condition())
     if cursor:
         at, seq, key_id = decode_cursor(cursor)

@@ -12,17 +12,20 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import audit
+from .. import audit, clock
 from ..auth import roles_required
-from ..datakey import mask
+from ..authorization_code import mask
 from ..database import db
 from ..htmx import render, trigger, wants_fragment
+from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
+from ..product_key import KeyType
 from .models import IssuedKey
-from . import demo_market, explain, reconcile as reconciling, search
-from .issuing import issue_from_code, issue_offline, verify_code
+from . import demo_market, explain, offline as offline_keys, reconcile as reconciling, search
+from .issuing import issue_from_code
+from .verification import verify_code
 from .marketplace import market
-from .rules import CHANGE_LABELS, IssueError, code_fields, field_errors, iso, normalize_install_id
+from .rules import CHANGE_LABELS, Change, IssueError, code_fields, field_errors, iso
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 bp.add_app_template_global(explain.issued_change, "vendor_issued_change")
@@ -43,13 +46,13 @@ def _panel(status: int = 200, **context):
 
 
 @bp.get("/issue")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def issue_page():
     return _panel()
 
 
 @bp.post("/issue/verify")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def verify():
     values = code_fields(request.form)
     errors = field_errors(values)
@@ -60,7 +63,7 @@ def verify():
 
 
 @bp.post("/issue")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def issue():
     values = code_fields(request.form)
     errors = field_errors(values)
@@ -68,7 +71,7 @@ def issue():
         return _panel(422, values=values, field_errors=errors)
     transfer = request.form.get("transfer") == "1"
     replace = request.form.get("replace") == "1"
-    if (transfer or replace) and not current_user.has_role("admin"):
+    if (transfer or replace) and not current_user.has_role(AccountRole.ADMIN):
         abort(403)
     reason = (request.form.get("reason") or "").strip() or None
     try:
@@ -90,7 +93,7 @@ def issue():
 
 
 @bp.get("/keys")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def keys():
     query = search.KeyQuery.from_page(request.args)
     try:
@@ -107,12 +110,12 @@ def keys():
 
 
 @bp.get("/keys/<key_id>")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def key_detail(key_id: str):
     key = db.session.get(IssuedKey, key_id) or abort(404)
     tl = explain.timeline(key)
     binding = tl.binding
-    state = search.row_status(key, binding, datetime.now(timezone.utc))
+    state = search.row_status(key, binding, clock.now())
     return render("vendor_side/key.html", "vendor_side/_timeline.html", key=key, timeline=tl, binding=binding,
                   key_state=state, status_label=search.STATUS_LABELS[state])
 
@@ -121,7 +124,7 @@ def key_detail(key_id: str):
 
 
 @bp.route("/decode", methods=["GET", "POST"])
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def decode():
     decoded = None
     if request.method == "POST":
@@ -156,7 +159,7 @@ def _audit_query():
 
 
 @bp.get("/audit")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def audit_log():
     """A page of events (`audit.PAGE_SIZE`), newest first; `before=`/`after=` page by event id."""
     stmt, filters = _audit_query()
@@ -171,7 +174,7 @@ def audit_log():
 
 
 # What a key changed (`key_issued`'s `change`), in the issuing pages' words.
-AUDIT_WORDS = {"change": {**CHANGE_LABELS, "offline": "Offline key"}}
+AUDIT_WORDS = {"change": {**CHANGE_LABELS, Change.OFFLINE: "Offline key"}}
 
 
 def _audit_changes(event: AuditEvent) -> audit.Changes:
@@ -190,7 +193,7 @@ def _csv_cell(value) -> str:
 
 
 @bp.get("/audit.csv")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def audit_csv():
     stmt, _ = _audit_query()
     stmt = stmt.order_by(AuditEvent.id.desc()).limit(100_000)
@@ -210,7 +213,7 @@ def audit_csv():
         if buffer.getvalue():
             yield buffer.getvalue()
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")
     return Response(stream_with_context(rows()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
 
@@ -230,13 +233,13 @@ def _attention(status: int = 200, **context):
 
 
 @bp.get("/attention")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def attention():
     return _attention()
 
 
 @bp.post("/attention/check")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def attention_check():
     report = reconciling.reconcile(actor=_actor())
     counts = report.counts()
@@ -250,7 +253,7 @@ def attention_check():
 
 
 @bp.post("/attention/<int:binding_id>/issue")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def attention_issue(binding_id: int):
     """One click: the new key, shown in place with its delivery (htmx), or on its page."""
     try:
@@ -273,45 +276,19 @@ def attention_issue(binding_id: int):
 # ------------------------------------------------------------------ offline keys (admin)
 
 
-def _offline_values() -> dict:
-    form = request.form
-    return {name: (form.get(name) or "").strip()
-            for name in ("install_id", "aku", "days", "contract", "type", "reason")}
-
-
 @bp.route("/offline", methods=["GET", "POST"])
-@roles_required("admin")
+@roles_required(AccountRole.ADMIN)
 def offline():
-    values = {"install_id": request.args.get("install_id", ""), "aku": "", "days": "", "contract": "",
-              "type": request.args.get("type", "subscription"), "reason": ""}
     if request.method == "GET":
+        values = {name: "" for name in offline_keys.FIELDS}
+        values.update(install_id=request.args.get("install_id", ""), type=request.args.get("type", KeyType.SUBSCRIPTION))
         return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", values=values, field_errors={})
-    values = _offline_values()
-    errors = {}
+    values = {name: (request.form.get(name) or "").strip() for name in offline_keys.FIELDS}
     try:
-        normalize_install_id(values["install_id"])
-    except IssueError as exc:
-        errors["install_id"] = exc.message
-    aku = values["aku"]
-    if not aku.isdigit() or int(aku) < 1:
-        errors["aku"] = "AKU must be a whole number of at least 1."
-    days = values["days"]
-    if not days.isdigit() or not 1 <= int(days) <= 3660:
-        errors["days"] = "Days must be a whole number from 1 to 3660."
-    if not values["contract"]:
-        errors["contract"] = ("Give the contract number." if values["type"] != "trial-extension"
-                              else "Give a reference (e.g. the trial-extension ticket).")
-    if not values["reason"]:
-        errors["reason"] = "Give a reason: it goes to the audit log."
-    if values["type"] not in ("subscription", "trial-extension"):
-        errors["type"] = "Choose offline contract or trial extension."
-    if errors:
-        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values, field_errors=errors)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    try:
-        issued = issue_offline(install_id=values["install_id"], aku=int(aku),
-                               expires_at=now + timedelta(days=int(days)), contract=values["contract"],
-                               key_type=values["type"], reason=values["reason"], actor=_actor(), now=now)
+        issued = offline_keys.issue_offline(offline_keys.read_order(values), actor=_actor())
+    except offline_keys.OrderInvalid as exc:
+        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values,
+                      field_errors=exc.errors)
     except IssueError as exc:
         return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values, field_errors={},
                       error=exc)
@@ -338,13 +315,13 @@ def _demo_codes(status: int = 200, **context):
 
 
 @bp.get("/demo-codes")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def demo_codes():
     return _demo_codes()
 
 
 @bp.post("/demo-codes/action")
-@roles_required("issuer")
+@roles_required(AccountRole.ISSUER)
 def demo_code_action():
     """The simulator's control interface, for demonstrating renewals: staff play the marketplace."""
     sim = _simulator()
