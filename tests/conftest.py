@@ -53,7 +53,7 @@ def _install_audit_triggers():
     if db.engine.dialect.name == "sqlite":
         for verb in ("UPDATE", "DELETE"):
             db.session.execute(text(
-                f"CREATE TRIGGER IF NOT EXISTS audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
+                f"CREATE TRIGGER IF NOT EXISTS license_audit_events_no_{verb.lower()} BEFORE {verb} ON license_audit_events "
                 "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
             ))
         db.session.commit()

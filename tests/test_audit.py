@@ -41,7 +41,7 @@ def test_orm_refuses_update_and_delete(app):
 def test_database_refuses_update_and_delete(app):
     with app.app_context():
         audit.record("x", actor="a", commit=True)
-        for statement in ("UPDATE audit_events SET actor = 'b'", "DELETE FROM audit_events"):
+        for statement in ("UPDATE license_audit_events SET actor = 'b'", "DELETE FROM license_audit_events"):
             with pytest.raises(DatabaseError, match="append-only"):
                 db.session.execute(text(statement))
             db.session.rollback()

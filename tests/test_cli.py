@@ -1,4 +1,4 @@
-"""`flask license ...` and `flask users ...`: machine output on stdout, people's on stderr."""
+"""`flask license ...` and `flask users ...` (`flask license users ...`): machine output on stdout, people's on stderr."""
 import json
 import os
 import re
@@ -93,11 +93,16 @@ def test_issue_trial_extension(cli):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--install-id", "F0D3"], "32 hex"),
-    (["--install-id", "g" * 32], "32 hex"),
-    (["--install-id", INSTALL_ID, "--aku", "0"], "0"),
-    (["--install-id", INSTALL_ID, "--days", "0"], "0"),
-    (["--install-id", INSTALL_ID, "--contract", " "], "contract"),
+    (["--install-id", "F0D3"], "--install-id: The install ID must be 32 hexadecimal digits"),
+    (["--install-id", "g" * 32], "32 hexadecimal digits"),
+    (["--install-id", INSTALL_ID, "--aku", "0"], "--aku: AKU must be a whole number from 1 to 1,000,000."),
+    (["--install-id", INSTALL_ID, "--aku", "\u00b2"], "--aku: AKU must be a whole number"),  # passes str.isdigit()
+    (["--install-id", INSTALL_ID, "--aku", "\uff11"], "--aku: AKU must be a whole number"),  # a fullwidth 1
+    (["--install-id", INSTALL_ID, "--aku", "1000001"], "--aku: AKU must be a whole number"),
+    (["--install-id", INSTALL_ID, "--days", "0"], "--days: Days must be a whole number from 1 to 3660."),
+    (["--install-id", INSTALL_ID, "--days", "3661"], "--days: Days must be a whole number from 1 to 3660."),
+    (["--install-id", INSTALL_ID, "--contract", " "], "--contract: Give the contract number"),
+    (["--install-id", INSTALL_ID, "--contract", "C" * 129], "--contract: The reference has at most 128 characters."),
 ])
 def test_issue_refuses_bad_input(cli, args, message):
     base = {"--aku": "1", "--days": "1", "--contract": "C"}
@@ -174,6 +179,21 @@ def test_users_create_and_token(app, cli):
     assert cli.invoke(args=["users", "token", "nobody@example.com"]).exit_code == 2
     bad = cli.invoke(args=["users", "create", "x@example.com", "--role", "operator", "--password-stdin"], input="short\n")
     assert bad.exit_code == 2 and "at least" in bad.stderr
+
+
+def test_the_standalone_apps_users_group_is_also_license_users(app, cli):
+    """`flask license users ...` in every app (a host console has only that one); the standalone
+    app's `flask users ...` is the same group."""
+    assert app.cli.commands["users"] is app.cli.commands["license"].commands["users"]
+    made = cli.invoke(args=["license", "users", "create", "ops@example.com", "--role", "operator",
+                            "--password-stdin"], input="a long password\n")
+    assert made.exit_code == 0 and "Created ops@example.com" in made.stderr
+    assert cli.invoke(args=["users", "create", "ops@example.com", "--role", "operator", "--password-stdin"],
+                      input="a long password\n").exit_code == 2  # already made: the same accounts
+    token = cli.invoke(args=["license", "users", "token", "ops@example.com"])
+    assert token.exit_code == 0 and token.stdout.startswith("lic_")
+    revoked = cli.invoke(args=["users", "token", "ops@example.com", "--revoke"])
+    assert revoked.exit_code == 0 and "Revoked 1" in revoked.stderr
 
 
 @pytest.fixture
@@ -570,13 +590,13 @@ def test_pages_and_api_messages_write_commands_as_the_readme(app, client, auth, 
     assert anonymous.status_code == 401
     assert f"`{PREFIX} users token EMAIL`" in anonymous.get_json()["error"]["message"]
 
-    from webapp.vendor_side import issuing
+    from webapp.vendor_side import offline
     from webapp.vendor_side.rules import IssueError
 
     monkeypatch.setattr(signing_keys, "active_key", lambda: None)
+    order = offline.read_order({"install_id": INSTALL_ID, "aku": "4", "days": "3", "contract": "C", "reason": "r"})
     with app.app_context(), pytest.raises(IssueError) as refused:
-        issuing.issue_offline(install_id=INSTALL_ID, aku=4, expires_at=datetime.now(timezone.utc) + timedelta(days=3),
-                              contract="C", key_type="subscription", reason="r", actor="t")
+        offline.issue_offline(order, actor="t")
     assert refused.value.code == "signing_unavailable" and f"`{PREFIX} license keygen`" in refused.value.message
 
 

@@ -26,7 +26,7 @@ def test_upgrade_from_empty_matches_the_models(tmp_path):
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
-        assert {"users", "api_tokens", "audit_events", "signing_keys", "issued_keys"} <= tables
+        assert {"license_users", "license_api_tokens", "license_audit_events", "license_signing_keys", "license_issued_keys"} <= tables
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"render_as_batch": True}), db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
@@ -39,7 +39,7 @@ def test_downgrade_to_empty_and_back(tmp_path):
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
-        assert "users" in inspect(db.engine).get_table_names()
+        assert "license_users" in inspect(db.engine).get_table_names()
 
 
 def test_flask_db_upgrade_command(tmp_path):
@@ -50,7 +50,7 @@ def test_flask_db_upgrade_command(tmp_path):
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
-    assert "audit_events" in inspect(engine).get_table_names()
+    assert "license_audit_events" in inspect(engine).get_table_names()
     # One line says what it did, instead of Alembic's INFO lines.
     assert "INFO" not in result.stderr and "Database upgraded from empty to " in result.stderr
 
@@ -78,7 +78,7 @@ def test_flask_license_db_upgrade_is_flask_db_upgrade_for_the_standalone_app(tmp
     assert result.exit_code == 0, result.output
     with app.app_context():
         tables = set(inspect(db.engine).get_table_names())
-        assert {"alembic_version", "users", "audit_events"} <= tables and "license_alembic_version" not in tables
+        assert {"alembic_version", "license_users", "license_audit_events"} <= tables and "license_alembic_version" not in tables
         upgrade()  # `flask db upgrade` finds the same head: nothing to do
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"render_as_batch": True}), db.metadata)

@@ -79,8 +79,8 @@ def test_audit_log_is_append_only_in_the_database(pg_app):
 
     with pg_app.app_context():
         audit.record("x", actor="a", commit=True)
-        for statement in ("UPDATE audit_events SET actor = 'b'", "DELETE FROM audit_events",
-                          "TRUNCATE audit_events"):
+        for statement in ("UPDATE license_audit_events SET actor = 'b'", "DELETE FROM license_audit_events",
+                          "TRUNCATE license_audit_events"):
             with pytest.raises(DBAPIError, match="append-only"):
                 db.session.execute(text(statement))
             db.session.rollback()
@@ -117,7 +117,7 @@ def test_concurrent_issuers_never_share_a_seq(pg_app):
 
 
 def test_concurrent_instance_creates_never_exceed_the_licensed_aku(pg_app):
-    from webapp.environment import store
+    from webapp.environment import instances, license_record
     from webapp.environment.license_rules import CapacityError
 
     created, refused = [], []
@@ -125,7 +125,7 @@ def test_concurrent_instance_creates_never_exceed_the_licensed_aku(pg_app):
     def work(i):
         with pg_app.test_request_context("/"):
             try:
-                store.create_instance(f"inst-{i}", 4, actor="t")
+                instances.create_instance(f"inst-{i}", 4, actor="t")
                 created.append(i)
             except CapacityError:
                 refused.append(i)
@@ -138,17 +138,17 @@ def test_concurrent_instance_creates_never_exceed_the_licensed_aku(pg_app):
     trial_aku = pg_app.config["LICENSE_TRIAL_AKU"]
     assert len(created) == trial_aku // 4 and len(refused) == 8 - trial_aku // 4
     with pg_app.test_request_context("/"):
-        assert store.current_license(fresh=True).aku_in_use == 4 * len(created) <= trial_aku
+        assert license_record.current_license(fresh=True).aku_in_use == 4 * len(created) <= trial_aku
 
 
 def test_install_id_is_made_once_under_a_race(pg_app):
-    from webapp.environment import store
+    from webapp.environment import instances, license_record
 
     seen: list[str] = []
 
     def work():
         with pg_app.test_request_context("/"):
-            seen.append(store.install_id())
+            seen.append(license_record.install_id())
 
     threads = [threading.Thread(target=work) for _ in range(6)]
     for t in threads:
@@ -176,7 +176,7 @@ def test_the_host_consoles_database_holds_the_plugins_tables_beside_its_own(pg_u
         console_db.create_all()
         upgrade_schema()
         tables = set(inspect(console_db.engine).get_table_names())
-        assert {"console_users", "kafka_clusters", "environment_state", "license_alembic_version"} <= tables
+        assert {"console_users", "kafka_clusters", "license_environment_state", "license_alembic_version"} <= tables
         assert "alembic_version" not in tables
         with console_db.engine.connect() as connection:
             host_view = MigrationContext.configure(
@@ -187,7 +187,7 @@ def test_the_host_consoles_database_holds_the_plugins_tables_beside_its_own(pg_u
             assert compare_metadata(plugin_view, db.metadata) == []
         audit.record("x", actor="a", commit=True)
         with pytest.raises(DBAPIError, match="append-only"):
-            console_db.session.execute(text("DELETE FROM audit_events"))
+            console_db.session.execute(text("DELETE FROM license_audit_events"))
         console_db.session.rollback()
         console_db.session.remove()
         console_db.engine.dispose()

@@ -1,4 +1,5 @@
-"""`flask license ...` and `flask users ...` (run as `.venv/bin/flask --app wsgi ...`, see README.md).
+"""`flask license ...` and `flask license users ...`, which the standalone app also names
+`flask users ...` (run as `.venv/bin/flask --app wsgi ...`, see README.md).
 
 Machine output (keys, JSON, tokens) goes to stdout; everything for people to stderr, so
 scripts can capture one without the other. A command of the other side exits 2.
@@ -7,23 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import sys
-from datetime import datetime, timedelta, timezone
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, ScriptInfo
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
-from . import audit, product_key
+from . import audit, product_key, template_names
 from .database import db
 
 license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
-users_cli = AppGroup("users", help="Accounts and API tokens.")
+# The plugin's accounts: `flask license users ...` in every app; the standalone app also names
+# the group `flask users ...` (interfaces.md), which a host console keeps for its own (`init_app`).
+users_cli = AppGroup("users", help="The plugin's accounts and API tokens.")
 license_db_cli = AppGroup("db", help="The plugin's tables, in a host console's database too.")
 license_cli.add_command(license_db_cli)
+license_cli.add_command(users_cli)
 
 
 @license_db_cli.command("upgrade")
@@ -47,6 +49,13 @@ def command_line(args: str) -> str:
     in a shell with the venv active or FLASK_APP set), and otherwise (gunicorn, a web page,
     the tests) the way README.md writes it."""
     return f"{_this_flask() or FLASK} {args}"
+
+
+def users_command_line(args: str) -> str:
+    """`command_line` of an account command: `users ARGS` where the app names the plugin's group
+    so (the standalone app), `license users ARGS` elsewhere (a host console)."""
+    group = "users" if current_app.cli.commands.get("users") is users_cli else "license users"
+    return command_line(f"{group} {args}")
 
 
 def _this_flask() -> str | None:
@@ -94,20 +103,6 @@ def require_side(side: str) -> None:
         sys.exit(2)
 
 
-def need_signing_key() -> None:
-    """Before a command signs: what the vendor side checks when it starts serving, which the
-    command line leaves to the commands that sign (so that `license keygen` on a fresh database
-    makes the production key, and no `dev-` one first). With no active key, a `dev-` key is
-    made with a warning, or with `LICENSE_REQUIRE_SIGNING_KEY=1` the command stops (exit 1)."""
-    from .vendor_side.signing_keys import SigningKeyMissing, ensure_active_key
-
-    try:
-        ensure_active_key(current_app._get_current_object())
-    except SigningKeyMissing as exc:
-        say(f"error: {exc}")
-        sys.exit(1)
-
-
 def warn_if_untrusting() -> None:
     """The start-up warning of an environment that trusts no vendor key, for the commands it
     concerns (`license status`, `license verify`)."""
@@ -115,101 +110,7 @@ def warn_if_untrusting() -> None:
 
     warning = untrusting_warning(current_app)
     if warning:
-        say(warning)
-
-
-@license_cli.command("keygen")
-@click.option("--kid", help="Key id to use (default: YYYY-MM-xxxx). 'dev-' ids are for development.")
-def keygen(kid: str | None) -> None:
-    """Make a new signing key the active one; print its kid."""
-    require_side("vendor")
-    from .vendor_side import signing_keys
-    from .vendor_side.models import SigningKey
-
-    if kid is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid):
-        say("error: --kid may hold letters, digits, '.', '_' and '-' (at most 64)")
-        sys.exit(2)
-    if kid and db.session.scalar(db.select(SigningKey).where(SigningKey.kid == kid)):
-        say(f"error: a signing key {kid!r} already exists")
-        sys.exit(2)
-    key = signing_keys.generate(kid)
-    audit.record("signing_key_generated", actor="cli", subject=f"kid:{key.kid}", commit=True)
-    say(f"New active signing key {key.kid}. Ship what `{command_line('license public-keys')}` prints "
-        "with environment builds.")
-    click.echo(key.kid)
-
-
-@license_cli.command("public-keys")
-@click.option("--include-dev", is_flag=True,
-              help="Include development keys (kid dev-...) too; the demo always does.")
-def public_keys(include_dev: bool) -> None:
-    """Print {kid: PEM} of every signing key (what environments put in LICENSE_PUBLIC_KEYS).
-
-    Outside the demo, development keys are left out unless --include-dev: environments refuse
-    keys they signed, and a file made for shipping holds only the production keys.
-    """
-    require_side("vendor")
-    from .vendor_side.signing_keys import public_keys as all_public_keys
-
-    keys = all_public_keys()
-    if not include_dev and not current_app.extensions["license_platform"].demo:
-        left_out = sorted(kid for kid in keys if product_key.is_dev_kid(kid))
-        keys = {kid: pem for kid, pem in keys.items() if not product_key.is_dev_kid(kid)}
-        if left_out:
-            say(f"Left out development key(s) {', '.join(left_out)}: environments refuse keys they "
-                "signed (--include-dev lists them too).")
-    if not keys:
-        say(f"error: there is no signing key to print: run `{command_line('license keygen')}` first")
-        sys.exit(1)
-    click.echo(json.dumps(keys, indent=2, sort_keys=True))
-
-
-@license_cli.command("issue")
-@click.option("--install-id", required=True, help="The environment's install ID (32 lowercase hex).")
-@click.option("--aku", required=True, type=click.IntRange(min=1), help="Capacity granted, in AKU.")
-@click.option("--days", required=True, type=click.IntRange(min=1, max=3660), help="Valid for this many days from now.")
-@click.option("--contract", required=True, help="The contract number (the key's reference).")
-@click.option("--type", "key_type", type=click.Choice(["subscription", "trial-extension"]), default="subscription", show_default=True)
-@click.option("--reason", help="Why, for the audit log.")
-def issue(install_id: str, aku: int, days: int, contract: str, key_type: str, reason: str | None) -> None:
-    """Sign an offline-contract key; print it."""
-    require_side("vendor")
-    from .vendor_side.ledger import issue_key
-
-    install_id = install_id.strip().lower()
-    if not product_key.is_install_id(install_id):
-        say("error: --install-id must be 32 hex digits, as shown on the environment's Settings page")
-        sys.exit(2)
-    contract = contract.strip()
-    if not contract or len(contract) > 128:
-        say("error: --contract must be 1 to 128 characters")
-        sys.exit(2)
-    need_signing_key()
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    record = issue_key(
-        install_id=install_id,
-        aku=aku,
-        expires_at=now + timedelta(days=days),
-        type=key_type,
-        channel="offline-contract",
-        reference=contract,
-        product=current_app.config["LICENSE_PRODUCT_NAME"],
-        issued_by="cli",
-        reason=reason,
-        now=now,
-    )
-    audit.record(
-        "key_issued",
-        actor="cli",
-        subject=f"key:{record.id}",
-        install_id=install_id,
-        after={"seq": record.seq, "aku": aku, "expiresAt": product_key.format_time(record.expires_at),
-               "channel": "offline-contract", "reference": contract, "type": key_type},
-        detail=reason,
-    )
-    db.session.commit()
-    say(f"Issued key seq {record.seq} for {install_id}: {aku} AKU until {product_key.format_time(record.expires_at)}.")
-    click.echo(record.product_key)
+        say(f"warning: {warning}")
 
 
 @license_cli.command("verify")
@@ -286,18 +187,40 @@ def users_token(email: str, revoke: bool) -> None:
     click.echo(token)
 
 
+# The commands of each side, loaded only where that side runs (an environment carries none of
+# the vendor's code); elsewhere a command of the other side answers "belongs to the vendor side"
+# (exit 2), not "no such command".
+SIDE_COMMANDS = {
+    "environment": ("webapp.environment.cli", ("status",)),
+    "vendor": ("webapp.vendor_side.cli", ("keygen", "public-keys", "issue", "reconcile")),
+}
+
+
+def _other_side(name: str, side: str) -> click.Command:
+    @with_appcontext
+    def belongs_elsewhere() -> None:
+        require_side(side)
+
+    return click.Command(name, callback=belongs_elsewhere, add_help_option=False, hidden=True,
+                         help=f"A command of the {side} side.",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
 def init_app(app) -> None:
     import importlib
 
-    # Each side adds its commands to these groups; both are loaded in every role so that a
-    # command of the other side answers "belongs to the other side" (exit 2), not "no such command".
-    for name in ("webapp.environment.cli", "webapp.vendor_side.cli"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    role = app.config["LICENSE_ROLE"]
+    for side, (module, names) in SIDE_COMMANDS.items():
+        if role in (side, "both"):
+            importlib.import_module(module)  # its decorators replace any stand-in
+        else:
+            for name in names:
+                if name not in license_cli.commands:  # the real command, once loaded, checks the side itself
+                    license_cli.add_command(_other_side(name, side))
     app.cli.add_command(license_cli)
-    app.cli.add_command(users_cli)
+    # `flask users ...` too, but not in a host console (`login_check`: the accounts are the host's,
+    # and so is a `users` command group), nor over a `users` command the app already has.
+    if not app.extensions["license_platform"].hosted and "users" not in app.cli.commands:
+        app.cli.add_command(users_cli)
     # Pages that tell people to run a command write it the same way (the login page).
-    app.jinja_env.globals["license_command"] = command_line
+    template_names.add_global(app, "license_command", command_line)

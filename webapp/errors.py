@@ -14,7 +14,7 @@ from flask import Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .cli import FLASK
+from .cli import users_command_line
 from .htmx import is_htmx
 
 API_PREFIX = "/api/v1"
@@ -38,7 +38,7 @@ CODES = {
 MESSAGES = {
     400: "The request could not be understood.",
     401: "Authentication is required: send 'Authorization: Bearer <token>' "
-    f"(create one with `{FLASK} users token EMAIL`).",
+    "(create one with `{token_command}`).",  # the command as this app names it
     403: "Your account's role does not allow this.",
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
@@ -85,6 +85,8 @@ def handle_http_error(error: HTTPException):
             return response
     if is_api_request():
         message = MESSAGES.get(status) or error.description or "Request failed."
+        if status == 401:
+            message = message.replace("{token_command}", users_command_line("token EMAIL"))
         response = api_error(CODES.get(status, f"http_{status}"), message, status)
     else:
         response = Response(

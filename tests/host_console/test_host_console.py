@@ -97,9 +97,9 @@ def test_creating_a_cluster_is_gated_by_the_license(signed_in, keys, app):
     assert "License: active · 16 of 40 AKU in use" in page
     with app.app_context():
         assert [c.name for c in db.session.scalars(db.select(KafkaCluster))] == ["orders", "payments"]
-        from webapp.environment import store
+        from webapp.environment import activation
 
-        assert store.history()[0].actor == EMAIL  # recorded under the host's user
+        assert activation.history()[0].actor == EMAIL  # recorded under the host's user
     app.config["LICENSE_CLOCK"].advance(days=31)
     expired = signed_in.post("/clusters", data={"name": "late", "aku": "1"})
     assert expired.status_code == 409 and "keep running" in expired.get_data(as_text=True)
@@ -109,7 +109,7 @@ def test_the_plugins_tables_sit_next_to_the_hosts_out_of_its_alembic_history(app
     with app.app_context():
         tables = set(inspect(db.engine).get_table_names())
         assert {"console_users", "kafka_clusters"} <= tables  # the host's
-        assert {"environment_state", "environment_instances", "audit_events", "license_alembic_version"} <= tables
+        assert {"license_environment_state", "license_environment_instances", "license_audit_events", "license_alembic_version"} <= tables
         assert "alembic_version" not in tables  # the host's own history is the host's
         include_name = app.extensions["migrate"].configure_args["include_name"]
         with db.engine.connect() as connection:
@@ -118,7 +118,7 @@ def test_the_plugins_tables_sit_next_to_the_hosts_out_of_its_alembic_history(app
             assert compare_metadata(context, db.metadata) == []
             # (without the filter it would drop them)
             unfiltered = compare_metadata(MigrationContext.configure(connection), db.metadata)
-            assert ("remove_table", "environment_state") in {(d[0], d[1].name) for d in unfiltered if d[0] == "remove_table"}
+            assert ("remove_table", "license_environment_state") in {(d[0], d[1].name) for d in unfiltered if d[0] == "remove_table"}
 
 
 def test_flask_license_db_upgrade_migrates_the_plugins_tables(app):

@@ -13,7 +13,8 @@ from sqlalchemy import JSON, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import db
-from .types import UTCDateTime, utcnow
+from .. import clock
+from .types import UTCDateTime
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -21,10 +22,10 @@ class AuditLogIsAppendOnly(RuntimeError):
 
 
 class AuditEvent(db.Model):
-    __tablename__ = "audit_events"
+    __tablename__ = "license_audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
     actor: Mapped[str] = mapped_column(String(254), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str | None] = mapped_column(String(128), index=True)

@@ -19,7 +19,7 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table('environment_activations',
+    op.create_table('license_environment_activations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=254), nullable=False),
@@ -35,23 +35,23 @@ def upgrade():
     sa.Column('previous_seq', sa.Integer(), nullable=True),
     sa.Column('previous_aku', sa.Integer(), nullable=True),
     sa.Column('previous_expires_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_environment_activations'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_license_environment_activations'))
     )
-    with op.batch_alter_table('environment_activations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_environment_activations_at'), ['at'], unique=False)
+    with op.batch_alter_table('license_environment_activations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_license_environment_activations_at'), ['at'], unique=False)
 
-    op.create_table('environment_instances',
+    op.create_table('license_environment_instances',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=63), nullable=False),
     sa.Column('aku', sa.Integer(), nullable=False),
     sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=254), nullable=True),
-    sa.CheckConstraint('aku > 0', name=op.f('ck_environment_instances_aku_positive')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_environment_instances')),
-    sa.UniqueConstraint('name', name=op.f('uq_environment_instances_name'))
+    sa.CheckConstraint('aku > 0', name=op.f('ck_license_environment_instances_aku_positive')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_license_environment_instances')),
+    sa.UniqueConstraint('name', name=op.f('uq_license_environment_instances_name'))
     )
-    op.create_table('environment_state',
+    op.create_table('license_environment_state',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('install_id', sa.String(length=32), nullable=False),
     sa.Column('first_started_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
@@ -73,16 +73,16 @@ def upgrade():
     sa.Column('activated_by', sa.String(length=254), nullable=True),
     sa.Column('authorization_code_encrypted', sa.Text(), nullable=True),
     sa.Column('authorization_code_masked', sa.String(length=16), nullable=True),
-    sa.CheckConstraint('id = 1', name=op.f('ck_environment_state_single_row')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_environment_state')),
-    sa.UniqueConstraint('install_id', name=op.f('uq_environment_state_install_id'))
+    sa.CheckConstraint('id = 1', name=op.f('ck_license_environment_state_single_row')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_license_environment_state')),
+    sa.UniqueConstraint('install_id', name=op.f('uq_license_environment_state_install_id'))
     )
 
 
 def downgrade():
-    op.drop_table('environment_state')
-    op.drop_table('environment_instances')
-    with op.batch_alter_table('environment_activations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_environment_activations_at'))
+    op.drop_table('license_environment_state')
+    op.drop_table('license_environment_instances')
+    with op.batch_alter_table('license_environment_activations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_license_environment_activations_at'))
 
-    op.drop_table('environment_activations')
+    op.drop_table('license_environment_activations')

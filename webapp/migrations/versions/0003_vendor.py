@@ -19,7 +19,7 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table('code_bindings',
+    op.create_table('license_code_bindings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('code_encrypted', sa.Text(), nullable=False),
@@ -42,21 +42,21 @@ def upgrade():
     sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('bound_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('replaced_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_code_bindings')),
-    sa.UniqueConstraint('code_hash', name=op.f('uq_code_bindings_code_hash'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_license_code_bindings')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_license_code_bindings_code_hash'))
     )
-    with op.batch_alter_table('code_bindings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_code_bindings_ali_uid'), ['ali_uid'], unique=False)
-        batch_op.create_index(batch_op.f('ix_code_bindings_code_last4'), ['code_last4'], unique=False)
-        batch_op.create_index(batch_op.f('ix_code_bindings_install_id'), ['install_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_code_bindings_state'), ['state'], unique=False)
+    with op.batch_alter_table('license_code_bindings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_license_code_bindings_ali_uid'), ['ali_uid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_license_code_bindings_code_last4'), ['code_last4'], unique=False)
+        batch_op.create_index(batch_op.f('ix_license_code_bindings_install_id'), ['install_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_license_code_bindings_state'), ['state'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('code_bindings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_code_bindings_state'))
-        batch_op.drop_index(batch_op.f('ix_code_bindings_install_id'))
-        batch_op.drop_index(batch_op.f('ix_code_bindings_code_last4'))
-        batch_op.drop_index(batch_op.f('ix_code_bindings_ali_uid'))
+    with op.batch_alter_table('license_code_bindings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_license_code_bindings_state'))
+        batch_op.drop_index(batch_op.f('ix_license_code_bindings_install_id'))
+        batch_op.drop_index(batch_op.f('ix_license_code_bindings_code_last4'))
+        batch_op.drop_index(batch_op.f('ix_license_code_bindings_ali_uid'))
 
-    op.drop_table('code_bindings')
+    op.drop_table('license_code_bindings')
