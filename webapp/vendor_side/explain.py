@@ -137,8 +137,9 @@ def change_summary(change: str | None, aku: int | None, expires_at: datetime | N
 @dataclass(frozen=True)
 class IssuedChange:
     """A key just issued (an `issuing.Issued`) against the install ID's key before it, for people:
-    `before` and `after` are `{"aku", "expiresAt", "product"}` with the expiry as the pages write
-    times (`before` is None for the first key); `summary` is None for a stored key."""
+    `before` and `after` are `{"aku", "expiresAt", "product"}`, the expiry a time (the key's datetime,
+    the ISO text of the audit record before), which the `compare` macro writes through `when`
+    (`before` is None for the first key); `summary` is None for a stored key."""
 
     summary: str | None
     before: dict | None
@@ -150,12 +151,12 @@ def issued_change(issued) -> IssuedChange:
     previous = issued.previous
     before = None
     if previous:
-        before = {"aku": previous.get("aku"), "expiresAt": _readable(previous.get("expiresAt")),
+        before = {"aku": previous.get("aku"), "expiresAt": previous.get("expiresAt"),
                   "product": previous.get("product")}
     return IssuedChange(
         summary=change_summary(issued.change, key.aku, key.expires_at) if issued.created else None,
         before=before,
-        after={"aku": key.aku, "expiresAt": for_people(key.expires_at), "product": key.product},
+        after={"aku": key.aku, "expiresAt": key.expires_at, "product": key.product},
     )
 
 
