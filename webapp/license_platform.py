@@ -32,7 +32,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from .config import Role
-from . import errors, settings, startup_log, timefmt
+from . import errors, settings, startup_log, template_names, timefmt
 from .database import Base, own_db
 from .extensions import csrf, limiter, login_manager, migrate
 from .models.accounts import AccountRole
@@ -315,6 +315,11 @@ class LicensePlatform:
             migrate.init_app(app, own_db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
         else:
             _keep_out_of_host_migrations(app)
+        # The forms' `csrf_token()` is Flask-WTF's, whose token the plugin's CSRF check (or the
+        # host's CSRFProtect) reads: a host's `csrf_token` global of another kind is refused.
+        from flask_wtf.csrf import generate_csrf
+
+        template_names.add_global(app, "csrf_token", generate_csrf)
         if not state.hosted:
             csrf.init_app(app)
             login_manager.init_app(app)
@@ -339,6 +344,9 @@ class LicensePlatform:
             static_url_path="/_license/static",
         )
         state.register_blueprint(app, ui)
+        # Its templates are all under templates/license/: no host template may be found first.
+        template_names.refuse_shadowed_templates(app, TEMPLATES_DIR)
+        template_names.claim_context_names(app, CONTEXT_NAMES)
         if not state.hosted:
             errors.init_app(app)
             app.after_request(_add_security_headers)
@@ -421,6 +429,14 @@ def _add_security_headers(response):
     return response
 
 
+# What `_template_context` puts in the context of the plugin's templates (and of a host's layout
+# on the plugin's pages): names of the plugin's own, which a host's globals may not have.
+CONTEXT_NAMES = (
+    "license_state", "license_nav", "license_signed_in", "license_banners", "license_page_path",
+    "license_badge", "license_home_url", "license_layout", "license_product_name", "license_vendor_name",
+)
+
+
 def _template_context(state: PlatformState) -> Callable[[], dict]:
     def inject():
         def signed_in() -> bool:
@@ -453,9 +469,9 @@ def _template_context(state: PlatformState) -> Callable[[], dict]:
             "license_page_path": state.page_path,
             "license_badge": badge,
             "license_home_url": state.home_url,
-            "license_layout": current_app.config["LICENSE_BASE_TEMPLATE"] or "base.html",  # None: the plugin's own
-            "product_name": current_app.config["LICENSE_PRODUCT_NAME"],
-            "vendor_name": current_app.config["LICENSE_VENDOR_NAME"],
+            "license_layout": current_app.config["LICENSE_BASE_TEMPLATE"],
+            "license_product_name": current_app.config["LICENSE_PRODUCT_NAME"],
+            "license_vendor_name": current_app.config["LICENSE_VENDOR_NAME"],
         }
 
     return inject
@@ -469,8 +485,6 @@ def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
     on this app, keyed by blueprint name: the tables Flask fills from a blueprint's own
     `register_error_handler`, `after_request`, `before_request` and `context_processor`.
     """
-    from flask_wtf.csrf import generate_csrf
-
     host_csrf = app.extensions.get("csrf")
     if host_csrf is None:
         # No CSRFProtect in the host: the plugin's own check, on its own pages only.
@@ -479,7 +493,6 @@ def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
                              ("WTF_CSRF_SSL_STRICT", True)):
             app.config.setdefault(key, default)
         app.config["WTF_CSRF_METHODS"] = set(app.config.get("WTF_CSRF_METHODS", ["POST", "PUT", "PATCH", "DELETE"]))
-        app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
 
     def check_csrf():
         if current_app.config.get("WTF_CSRF_ENABLED", True):

@@ -43,6 +43,10 @@ def init_app(app, state) -> None:
 
     state.register_blueprint(app, views.bp)
     state.register_blueprint(app, json_api.bp)
+    # The names its pages' context processor adds (env_...): none may hide a global of the host's.
+    from ..template_names import claim_context_names
+
+    claim_context_names(app, views.labels())
     app.after_request(license_record.flush_high_water)
 
     state.add_nav("environment.settings", "Settings", AccountRole.OPERATOR)

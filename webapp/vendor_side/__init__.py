@@ -36,6 +36,10 @@ def init_app(app, state) -> None:
     state.homes[AccountRole.ADMIN] = "vendor.issue_page"
     state.services["redeem"] = redeem.service
 
+    # The vendor pages' Jinja globals, app-wide (refused over a host's of the same name).
+    from ..template_names import add_global
     from .bindings import mask_uid
+    from .explain import issued_change
 
-    app.add_template_global(mask_uid, "vendor_mask_uid")
+    add_global(app, "vendor_mask_uid", mask_uid)
+    add_global(app, "vendor_issued_change", issued_change)

@@ -28,7 +28,6 @@ from .marketplace import market
 from .rules import CHANGE_LABELS, Change, IssueError, code_fields, field_errors, iso
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
-bp.add_app_template_global(explain.issued_change, "vendor_issued_change")
 
 
 def _actor() -> str:
@@ -39,7 +38,7 @@ def _panel(status: int = 200, **context):
     context.setdefault("values", {"code": "", "install_id": request.args.get("install_id", "")})
     context.setdefault("field_errors", {})
     context.setdefault("change_labels", CHANGE_LABELS)
-    return render("vendor_side/issue.html", "vendor_side/_issue_panel.html", status, **context)
+    return render("license/vendor_side/issue.html", "license/vendor_side/_issue_panel.html", status, **context)
 
 
 # ------------------------------------------------------------------ issue
@@ -101,7 +100,7 @@ def keys():
     except search.SearchError as exc:
         flash(exc.message, "error")
         results = search.search_keys(query)
-    response = render("vendor_side/keys.html", "vendor_side/_key_results.html", results=results, query=query,
+    response = render("license/vendor_side/keys.html", "license/vendor_side/_key_results.html", results=results, query=query,
                       statuses=search.STATUS_LABELS, q=request.args.get("q", ""), status_filter=query.status or "")
     if wants_fragment() and query.text and search.is_known_code(query.text):
         # A whole authorization code typed in the search box does not go into the browser's history.
@@ -116,7 +115,7 @@ def key_detail(key_id: str):
     tl = explain.timeline(key)
     binding = tl.binding
     state = search.row_status(key, binding, clock.now())
-    return render("vendor_side/key.html", "vendor_side/_timeline.html", key=key, timeline=tl, binding=binding,
+    return render("license/vendor_side/key.html", "license/vendor_side/_timeline.html", key=key, timeline=tl, binding=binding,
                   key_state=state, status_label=search.STATUS_LABELS[state])
 
 
@@ -129,7 +128,7 @@ def decode():
     decoded = None
     if request.method == "POST":
         decoded = explain.decode_key(request.form.get("product_key", ""))
-    return render("vendor_side/decode.html", "vendor_side/_decoded.html", decoded=decoded)
+    return render("license/vendor_side/decode.html", "license/vendor_side/_decoded.html", decoded=decoded)
 
 
 # ------------------------------------------------------------------ audit log
@@ -168,7 +167,7 @@ def audit_log():
     page = audit.page_of_events(stmt, before=before, after=after)
     recorded = db.session.scalars(db.select(AuditEvent.action).distinct()).all()
     actions = sorted(((audit.action_label(a), a) for a in recorded), key=lambda pair: pair[0].lower())
-    return render("vendor_side/audit.html", "vendor_side/_audit_results.html", log=page, filters=filters, actions=actions,
+    return render("license/vendor_side/audit.html", "license/vendor_side/_audit_results.html", log=page, filters=filters, actions=actions,
                   paged=before is not None or after is not None, changes=_audit_changes,
                   action_label=audit.action_label, show_value=audit.show_value)
 
@@ -225,7 +224,7 @@ def _attention(status: int = 200, **context):
     findings = reconciling.attention()
     last_run = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "reconcile_run")
                                  .order_by(AuditEvent.id.desc()))
-    return render("vendor_side/attention.html", "vendor_side/_attention.html", status,
+    return render("license/vendor_side/attention.html", "license/vendor_side/_attention.html", status,
                   needs=[f for f in findings if f.needs_key],
                   lost=[f for f in findings if f.kind in reconciling.LOST],
                   other=[f for f in findings if not f.needs_key and f.kind not in reconciling.LOST],
@@ -282,20 +281,20 @@ def offline():
     if request.method == "GET":
         values = {name: "" for name in offline_keys.FIELDS}
         values.update(install_id=request.args.get("install_id", ""), type=request.args.get("type", KeyType.SUBSCRIPTION))
-        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", values=values, field_errors={})
+        return render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", values=values, field_errors={})
     values = {name: (request.form.get(name) or "").strip() for name in offline_keys.FIELDS}
     try:
         issued = offline_keys.issue_offline(offline_keys.read_order(values), actor=_actor())
     except offline_keys.OrderInvalid as exc:
-        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values,
+        return render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", 422, values=values,
                       field_errors=exc.errors)
     except IssueError as exc:
-        return render("vendor_side/offline.html", "vendor_side/_offline_panel.html", 422, values=values, field_errors={},
+        return render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", 422, values=values, field_errors={},
                       error=exc)
     if not wants_fragment():
         flash("Product key issued.", "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
-    return trigger(render("vendor_side/offline.html", "vendor_side/_offline_panel.html", values=values, field_errors={},
+    return trigger(render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", values=values, field_errors={},
                           issued=issued), "key-issued")
 
 
@@ -310,7 +309,7 @@ def _simulator():
 
 
 def _demo_codes(status: int = 200, **context):
-    return render("vendor_side/demo_codes.html", "vendor_side/_demo_codes.html", status,
+    return render("license/vendor_side/demo_codes.html", "license/vendor_side/_demo_codes.html", status,
                   codes=demo_market.listing(_simulator()), specs=market().specs, **context)
 
 
