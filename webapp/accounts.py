@@ -48,7 +48,7 @@ def login():
         )
         error = "That e-mail and password do not match an active account."
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/login.html", form=form, error=error, next=next_url), status
+    return render_template("license/accounts/login.html", form=form, error=error, next=next_url), status
 
 
 @bp.route("/logout", methods=["POST"])

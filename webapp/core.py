@@ -16,19 +16,19 @@ def index():
     endpoint = state.homes.get(current_user.role)
     if endpoint:
         return redirect(url_for(endpoint))
-    return render_template("core/home.html")
+    return render_template("license/core/home.html")
 
 
 def banners():
     """The banners again (htmx, on `license-changed`), for the page named by `HX-Current-URL`."""
-    response = make_response(render_template("core/_banners.html"))
+    response = make_response(render_template("license/core/_banners.html"))
     response.vary.add("HX-Current-URL")
     return response
 
 
 def badge():
     """The header badge again (htmx, on `license-changed`), for the page named by `HX-Current-URL`."""
-    response = make_response(render_template("core/_badge.html"))
+    response = make_response(render_template("license/core/_badge.html"))
     response.vary.add("HX-Current-URL")
     return response
 

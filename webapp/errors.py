@@ -90,7 +90,7 @@ def handle_http_error(error: HTTPException):
         response = api_error(CODES.get(status, f"http_{status}"), message, status)
     else:
         response = Response(
-            render_template("errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError)),
+            render_template("license/errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError)),
             status=status,
         )
     framework_headers = error.get_response().headers

@@ -184,9 +184,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_PRODUCT_NAME", DEFAULT_PRODUCT_NAME, text,
             "the product's name on pages, and in keys without the marketplace's", "both"),
     Setting("LICENSE_VENDOR_NAME", DEFAULT_VENDOR_NAME, text, "the seller's name on pages", "both"),
-    Setting("LICENSE_BASE_TEMPLATE", None, None,
+    Setting("LICENSE_BASE_TEMPLATE", "license/base.html", None,
             "a host's layout that the plugin's pages extend: they fill `{% block content %}` and add their "
-            "assets to `{% block head %}`", "both", default_doc="the plugin's own layout (`base.html`)"),
+            "assets to `{% block head %}`", "both", default_doc="the plugin's own layout (`license/base.html`)",
+            blank_unset=True),
     Setting("LICENSE_LOGIN_RATE_LIMIT", "10 per minute;100 per hour", None,
             "limit of the standalone app's login form, per client address", "both"),
     Setting("LICENSE_SECURITY_HEADERS", True, None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from .product_key import format_time, time_for_people, parse_time
+from .template_names import add_filter
 
 
 def _utc(moment: datetime | str) -> datetime | str:
@@ -50,7 +51,8 @@ def for_machines(moment: datetime | str | None) -> str:
 
 
 def init_app(app) -> None:
-    """The Jinja filters ``when``, ``day`` and ``iso`` on every template, the host's included."""
-    app.add_template_filter(for_people, "when")
-    app.add_template_filter(day_for_people, "day")
-    app.add_template_filter(for_machines, "iso")
+    """The Jinja filters ``when``, ``day`` and ``iso`` on every template, the host's included
+    (refused when the host has filters of those names: `template_names.add_filter`)."""
+    add_filter(app, "when", for_people)
+    add_filter(app, "day", day_for_people)
+    add_filter(app, "iso", for_machines)

@@ -57,10 +57,10 @@ class Keys:
         self.stranger = Ed25519PrivateKey.generate()
 
     def install_id(self) -> str:
-        from webapp.environment import license_record
+        from webapp.environment import store
 
         with self.app.app_context():
-            return license_record.current_license().install_id
+            return store.current_license().install_id
 
     def make(
         self,

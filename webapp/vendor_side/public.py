@@ -13,7 +13,7 @@ bp = Blueprint("redeem", __name__)
 def _page(status: int = 200, **context):
     context.setdefault("values", {"code": "", "install_id": request.args.get("install_id", "")})
     context.setdefault("field_errors", {})
-    return render("vendor_side/redeem.html", "vendor_side/_redeem_panel.html", status, **context)
+    return render("license/vendor_side/redeem.html", "license/vendor_side/_redeem_panel.html", status, **context)
 
 
 @bp.route("/redeem", methods=["GET", "POST"])
