@@ -117,3 +117,29 @@ def test_database_url_forms(monkeypatch):
     assert database_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     monkeypatch.setenv("DATABASE_URL", "postgres://db/lic")
     assert Config().SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://db/lic"
+
+
+def test_start_up_notes_and_warnings_go_through_logging(capsys):
+    """The notes for whoever starts the app are records of the `webapp.startup` logger (a
+    deployment can filter or reroute them), written to stderr as plain lines."""
+    import logging
+
+    from webapp import create_app
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("webapp.startup")
+    logger.addHandler(handler)
+    try:
+        create_app({"TESTING": True, "LICENSE_ROLE": "both", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        create_app({"TESTING": True, "LICENSE_ROLE": "environment", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                    "SECRET_KEY": "s", "LICENSE_DATA_KEY": "d" * 32})
+    finally:
+        logger.removeHandler(handler)
+    said = [(r.levelname, r.getMessage()) for r in records]
+    assert ("INFO", "LICENSE_ROLE=both runs the vendor and environment sides in one process: "
+                    "for the demo and development only.") in said
+    assert any(level == "WARNING" and message.startswith("LICENSE_PUBLIC_KEYS is not set") for level, message in said)
+    err = capsys.readouterr().err
+    assert "note: LICENSE_ROLE=both runs" in err and "warning: LICENSE_PUBLIC_KEYS is not set" in err

@@ -57,10 +57,3 @@ def data_key(secret: str) -> DataKey:
     if not secret:
         raise DataKeyError("LICENSE_DATA_KEY is not set")
     return DataKey(_derive(secret, b"license-data/encrypt"), _derive(secret, b"license-data/hash"))
-
-
-def mask(value: str | None) -> str:
-    """`****` plus the last 4 characters: how codes appear in lists, logs and keys."""
-    if not value:
-        return ""
-    return "****" + value.strip()[-4:]

@@ -34,6 +34,6 @@ class KafkaCluster(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     aku: Mapped[int] = mapped_column(Integer)
-    # The environment's instance that holds its AKU in the license (webapp.environment.store).
+    # The environment's instance that holds its AKU in the license (webapp.environment.instances).
     license_instance_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))

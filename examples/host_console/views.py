@@ -10,8 +10,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.environment import CapacityError, check_capacity, current_license
-from webapp.environment import store as license_store
-from webapp.environment.store import InstanceError
+from webapp.environment import instances as license_instances
+from webapp.environment.instances import InstanceError
 
 from .models import ConsoleUser, KafkaCluster, db
 
@@ -85,7 +85,7 @@ def create_cluster():
         check_capacity(aku)  # a quick refusal, before anything is written
         cluster = KafkaCluster(name=name, aku=aku)
         db.session.add(cluster)
-        instance = license_store.create_instance(name, aku, actor=current_user.email)  # commits both
+        instance = license_instances.create_instance(name, aku, actor=current_user.email)  # commits both
     except (CapacityError, InstanceError) as exc:
         db.session.rollback()
         return _clusters_page(error=exc.message), 409 if isinstance(exc, CapacityError) else 422

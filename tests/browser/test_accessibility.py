@@ -46,13 +46,13 @@ def audit(page) -> None:
 def seeded(live_server):
     """Something on every page: a key issued for READY (keys, key page, audit log, demo codes),
     an instance of the environment. Returns the key's id."""
-    from webapp.environment import store
+    from webapp.environment import instances, license_record
     from webapp.database import db
     from webapp.vendor_side.issuing import issue_from_code
 
     with live_server.app.app_context():
         issued = issue_from_code(READY, INSTALL, actor="setup")
-        store.create_instance("kafka-1", 4, actor="setup")
+        instances.create_instance("kafka-1", 4, actor="setup")
         db.session.commit()
         return issued.key.id
 
@@ -108,11 +108,11 @@ def test_refused_key_on_settings(page, live_server):
 
 
 def test_key_preview_on_settings(page, live_server):
-    from webapp.environment import store
+    from webapp.environment import instances, license_record
     from webapp.vendor_side.issuing import issue_from_code
 
     with live_server.app.app_context():
-        key = issue_from_code(READY, store.install_id(), actor="setup").key.product_key
+        key = issue_from_code(READY, license_record.install_id(), actor="setup").key.product_key
     login(page, live_server, role="operator")
     page.goto(live_server.url + "/settings")
     page.get_by_role("button", name="Update Product License").click()

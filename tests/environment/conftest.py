@@ -57,10 +57,10 @@ class Keys:
         self.stranger = Ed25519PrivateKey.generate()
 
     def install_id(self) -> str:
-        from webapp.environment import store
+        from webapp.environment import license_record
 
         with self.app.app_context():
-            return store.current_license().install_id
+            return license_record.current_license().install_id
 
     def make(
         self,

@@ -90,11 +90,11 @@ def test_actions_are_recorded_under_the_hosts_actor(host):
     client = host.app.test_client()
     response = client.post("/settings/license", data={"product_key": host.keys.make(seq=1)})
     assert response.status_code == 303
-    from webapp.environment import store
+    from webapp.environment import activation
     from webapp.models.audit import AuditEvent
 
     with host.app.app_context():
-        assert store.history()[0].actor == "alice@host.example"
+        assert activation.history()[0].actor == "alice@host.example"
         event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "license_activated"))
         assert event.actor == "alice@host.example"
 
@@ -173,4 +173,16 @@ def test_a_host_with_its_own_sqlalchemy_is_told_to_pass_it(tmp_path):
                       LICENSE_INSTANCE_PATH=str(tmp_path / "instance"), LICENSE_ROLE="environment")
     SQLAlchemy(app)
     with pytest.raises(RuntimeError, match=r"init_app\(app, db=db\)"):
+        LicensePlatform().init_app(app, login_check=lambda: True)
+
+
+@pytest.mark.parametrize("role", ["vendor", "both"])
+def test_the_vendor_side_is_not_mounted_in_a_host_console(tmp_path, role):
+    """The staff pages check the plugin's own roles on its own accounts, which a host's users do
+    not have: mounting the vendor side with `login_check` is refused at start, saying what to do."""
+    app = Flask("host_vendor")
+    app.config.update(TestConfig().__dict__, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+                      LICENSE_INSTANCE_PATH=str(tmp_path / "instance"), LICENSE_ROLE=role)
+    with pytest.raises(RuntimeError, match=f"LICENSE_ROLE={role} cannot be mounted in a host console.*"
+                                           "LICENSE_ROLE=environment"):
         LicensePlatform().init_app(app, login_check=lambda: True)

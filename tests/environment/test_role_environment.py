@@ -103,3 +103,39 @@ def test_cli_status_prints_the_environment_document(app, clock):
     assert "until 2026-11-15 09:00 UTC (14 days left)." in result.stderr
     clock.advance(days=14)
     assert "(expired)." in app.test_cli_runner().invoke(args=["license", "status"]).stderr
+
+
+def test_an_environment_carries_none_of_the_vendor_sides_code(tmp_path):
+    """Role `environment` loads no module of the vendor side beyond its table declarations (one
+    migration chain makes every table): not its signing, issuing or commands. A vendor command
+    still answers that it belongs to the vendor side (exit 2), not "no such command"."""
+    import subprocess
+    import sys
+
+    script = """
+import json, sys
+from webapp import create_app
+app = create_app({"TESTING": True, "LICENSE_ROLE": "environment", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                  "SECRET_KEY": "s", "LICENSE_DATA_KEY": "d" * 32, "LICENSE_PUBLIC_KEYS": {}})
+from webapp.database import db
+with app.app_context():
+    db.create_all()
+client = app.test_client()
+assert client.get("/login").status_code == 200
+assert client.get("/api/v1/environment").status_code == 401
+runner = app.test_cli_runner()
+status = runner.invoke(args=["license", "status"])
+keygen = runner.invoke(args=["license", "keygen", "--kid", "x"])
+issue = runner.invoke(args=["license", "issue", "--install-id", "0" * 32])
+print(json.dumps({"modules": sorted(m for m in sys.modules if m.startswith("webapp.vendor_side")),
+                  "status": status.exit_code, "keygen": [keygen.exit_code, keygen.output],
+                  "issue": issue.exit_code}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["modules"] == ["webapp.vendor_side", "webapp.vendor_side.models"]
+    assert seen["status"] == 0
+    assert seen["keygen"][0] == 2 and "belongs to the vendor side" in seen["keygen"][1]
+    assert seen["issue"] == 2

@@ -562,11 +562,11 @@ def test_after_the_trial_the_pages_say_to_buy_and_none_of_the_capacity_is_usable
 
 
 def test_history_shows_the_latest_fifty_and_says_there_are_more(app, client, operator):
-    from webapp.environment import store
+    from webapp.environment import activation
 
     with app.app_context():
         for i in range(51):
-            store.record_refusal(f"not a key {i}", "malformed_key", f"refusal {i}", actor="script")
+            activation.record_refusal(f"not a key {i}", "malformed_key", f"refusal {i}", actor="script")
     html = _text(client.get("/settings/history", headers=HX))
     assert html.count('class="history-refused"') == 50
     assert re.search(r"refusal 50\s*</td>", html) and not re.search(r"refusal 0\s*</td>", html)  # newest first

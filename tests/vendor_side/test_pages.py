@@ -397,12 +397,21 @@ def test_error_headlines_do_not_repeat_their_body(app, client, auth):
     assert "this environment" not in decoded[1] and "trusted vendor keys" not in decoded[1]
     assert 'class="warn-box" role="alert" id="decode-warning" data-error-code="malformed_key"' in decoded[2]
     # A one-sentence refusal is its own headline, said once.
+    from webapp.vendor_side.rules import IssueError
+
+    macro = '{% from "license/vendor_side/_macros.html" import problem %}{{ problem(error, id="one") }}'
+    with app.test_request_context():
+        page = render_template_string(macro, error=IssueError(
+            "signing_unavailable", "The vendor has no active signing key: run `license keygen`.", 503))
+    head, body = headline_and_body(page, "one")
+    assert head.startswith("The vendor has no active signing key") and body == "(signing_unavailable)"
+    assert page.count("no active signing key") == 1
+    # What is wrong with a field is said at the field, once: the offline form's rules
+    # (`offline.read_order`, the command line's too).
     auth.login("admin", email="admin@example.com")
-    page = text(client.post("/vendor/offline", data={"install_id": INSTALL, "aku": "4", "days": "30",
-                                                      "contract": "C" * 200, "type": "subscription", "reason": "r"}))
-    head, body = headline_and_body(page, "offline-error")
-    assert head.startswith("Give the contract number") and body == "(invalid_contract)"
-    assert page.count("Give the contract number") == 1
+    refused = client.post("/vendor/offline", data={"install_id": INSTALL, "aku": "4", "days": "30",
+                                                    "contract": "C" * 200, "type": "subscription", "reason": "r"})
+    assert refused.status_code == 422 and text(refused).count("The reference has at most 128 characters.") == 1
 
 
 # ------------------------------------------------------------------ the environment's banners and badge

@@ -67,7 +67,7 @@ def describes(app) -> int:
 
 def age_the_last_read(app, code=READY, seconds=61):
     """Make the binding's stored marketplace read `seconds` older (the cache is in real time)."""
-    from webapp.vendor_side.issuing import find_binding
+    from webapp.vendor_side.bindings import find_binding
 
     with app.app_context():
         binding = find_binding(code)

@@ -116,10 +116,35 @@ def test_input_normalization():
             normalize_install_id(bad)
         assert caught.value.code == "invalid_install_id" and "Settings page" in caught.value.message
     assert normalize_code("  ABC-1 ") == "ABC-1"
-    for bad in ("", "   ", "two words", "x" * 300, "line\nbreak"):
+    # A code wrapped by a mail or pasted with a space reads as the code (authorization_code's rule).
+    assert normalize_code("ABC-\n1") == normalize_code("ABC- 1") == "ABC-1"
+    for bad in ("", "   ", "x" * 300, "bell\x07", "nul\x00"):
         with pytest.raises(IssueError) as caught:
             normalize_code(bad)
         assert caught.value.code == "code_invalid" and "Purchased Services" in caught.value.message
+
+
+def test_both_sides_read_an_authorization_code_by_one_rule():
+    """The vendor's forms and the environment's Settings page accept and refuse the same codes;
+    each says it in its own words."""
+    from webapp import authorization_code
+    from webapp.environment.online import normalize_code as environment_reads
+    from webapp.redeem_interface import RedeemError
+
+    samples = ["ABC-1", " ABC-1\n", "A B C", "x" * 256, "x" * 257, "", " ", "bell\x07", "\u4e2d\u6587-1", 7, None]
+    for sample in samples:
+        outcomes = []
+        for read in (normalize_code, environment_reads):
+            try:
+                outcomes.append(read(sample))
+            except RedeemError as exc:  # IssueError is a RedeemError
+                outcomes.append(exc.code)
+        assert outcomes[0] == outcomes[1], sample
+        try:
+            assert outcomes[0] == authorization_code.normalize(sample)
+        except authorization_code.CodeInvalid:
+            assert outcomes[0] == "code_invalid"
+    assert authorization_code.mask(" abcdef1234 ") == "****1234" and authorization_code.mask(None) == ""
 
 
 # ---- classification

@@ -13,7 +13,7 @@ from ..timefmt import for_people
 def status() -> None:
     """Print this environment's install ID and license state (the GET /api/v1/environment document)."""
     require_side("environment")
-    from .store import current_license
+    from .license_record import current_license
 
     warn_if_untrusting()  # no product key can be activated here: part of this environment's state
 

@@ -15,7 +15,7 @@ from ..htmx import done, render, trigger, wants_fragment
 from ..redeem_interface import RedeemError
 from ..timefmt import for_people
 from . import license_rules as sm
-from . import store, wording
+from . import activation, instances, license_record, online, wording
 from .online import online_configured
 from .plugin import operator_page
 
@@ -28,9 +28,9 @@ HISTORY_SHOWN = 50
 
 
 def _settings_context(**extra) -> dict:
-    history = store.history(HISTORY_SHOWN + 1)  # one more says whether there are more
+    history = activation.history(HISTORY_SHOWN + 1)  # one more says whether there are more
     ctx = {
-        "lic": store.current_license(),
+        "lic": license_record.current_license(),
         "history": history[:HISTORY_SHOWN],
         "history_more": len(history) > HISTORY_SHOWN,
         "online": online_configured(),
@@ -82,7 +82,7 @@ def _refused_key(exc: product_key.ProductKeyError, text: str):
 def preview():
     text = (request.form.get("product_key") or "").strip()
     try:
-        result = store.inspect_key(text)
+        result = activation.inspect_key(text)
     except product_key.ProductKeyError as exc:
         return _refused_key(exc, text)
     return _license_card(panel="preview", preview=result, key_text=text)
@@ -93,14 +93,14 @@ def preview():
 def apply():
     text = (request.form.get("product_key") or "").strip()
     try:
-        applied = store.apply_key(text)
+        applied = activation.apply_key(text)
     except product_key.ProductKeyError as exc:
         return _refused_key(exc, text)
     message = _applied_message(applied)
     return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=_license_card(message=message))
 
 
-def _applied_message(applied: store.Applied) -> str:
+def _applied_message(applied: activation.Applied) -> str:
     """What applying a key did: a first activation, a renewal, a specification change (or both),
     in the words of :func:`state.change_summary`; the same key again changes nothing."""
     t = applied.state.terms
@@ -132,7 +132,7 @@ def _retry_after(response, exc):
 @operator_page
 def renewal_check():
     try:
-        applied = store.renewal_check()
+        applied = online.renewal_check()
     except (RedeemError, product_key.ProductKeyError) as exc:
         # A status htmx swaps (the base template's responseHandling): a 429 answers 422, with
         # the vendor's Retry-After.
@@ -153,7 +153,7 @@ def renewal_check():
 def redeem():
     code = request.form.get("authorization_code") or ""
     try:
-        applied = store.redeem(code)
+        applied = online.redeem(code)
     except (RedeemError, product_key.ProductKeyError) as exc:
         status = 409 if isinstance(exc, RedeemError) and exc.http_status == 409 else 422
         response = render(
@@ -186,8 +186,8 @@ def history():
 
 def _instances_context(**extra) -> dict:
     ctx = {
-        "lic": store.current_license(),
-        "instances": store.instances(),
+        "lic": license_record.current_license(),
+        "instances": instances.instances(),
         "error": None,
         "error_for": None,
         "form": {"name": "", "aku": ""},
@@ -201,9 +201,9 @@ def _instances(status: int = 200, **extra):
     return render("license/environment/instances.html", "license/environment/_instances.html", status, **_instances_context(**extra))
 
 
-@bp.get("/instances")
+@bp.get("/instances", endpoint="instances")
 @operator_page
-def instances():
+def instances_page():
     return _instances()
 
 
@@ -212,8 +212,8 @@ def instances():
 def create_instance():
     form = {"name": request.form.get("name", ""), "aku": request.form.get("aku", "")}
     try:
-        inst = store.create_instance(form["name"], form["aku"])
-    except (store.InstanceError, sm.CapacityError) as exc:
+        inst = instances.create_instance(form["name"], form["aku"])
+    except (instances.InstanceError, sm.CapacityError) as exc:
         return _instances(_status(exc), error=exc, error_for="create", form=form)
     message = f"Created {inst.name} with {inst.aku} AKU."
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
@@ -223,8 +223,8 @@ def create_instance():
 @operator_page
 def resize_instance(instance_id: int):
     try:
-        inst = store.resize_instance(instance_id, request.form.get("aku", ""))
-    except (store.InstanceError, sm.CapacityError) as exc:
+        inst = instances.resize_instance(instance_id, request.form.get("aku", ""))
+    except (instances.InstanceError, sm.CapacityError) as exc:
         return _instances(_status(exc), error=exc, error_for=instance_id)
     message = f"{inst.name} now has {inst.aku} AKU."
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
@@ -234,9 +234,9 @@ def resize_instance(instance_id: int):
 @operator_page
 def delete_instance(instance_id: int):
     try:
-        name = store.get_instance(instance_id).name
-        store.delete_instance(instance_id)
-    except store.InstanceError as exc:
+        name = instances.get_instance(instance_id).name
+        instances.delete_instance(instance_id)
+    except instances.InstanceError as exc:
         return _instances(_status(exc), error=exc, error_for=instance_id)
     message = f"Deleted {name}."
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))

@@ -31,6 +31,3 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

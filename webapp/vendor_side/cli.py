@@ -1,16 +1,115 @@
-"""`flask license reconcile [--issue]`: the vendor side's commands.
+"""The vendor side's commands: `flask license keygen`, `public-keys`, `issue` and `reconcile`.
 
-Machine output on stdout (one JSON object per line, or one document with `--json`); the
-progress bar and the summary on stderr.
+Machine output on stdout (a kid, a JSON document, a key; one JSON object per line, or one
+document with `--json`); the progress bar, the summaries and errors on stderr.
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
+from flask import current_app
 
-from ..cli import command_line, license_cli, need_signing_key, require_side, say
+from .. import audit, product_key
+from ..cli import command_line, license_cli, require_side, say
+from ..database import db
+from . import offline
+from .rules import IssueError
+
+# `flask license issue` without --reason: the audit row says where the key came from.
+NO_REASON = "Issued from the command line; no reason was given."
+OPTION_OF_FIELD = {"install_id": "install-id", "type": "type"}
+
+
+def need_signing_key() -> None:
+    """Before a command signs: what the vendor side checks when it starts serving, which the
+    command line leaves to the commands that sign (so that `license keygen` on a fresh database
+    makes the production key, and no `dev-` one first). With no active key, a `dev-` key is
+    made with a warning, or with `LICENSE_REQUIRE_SIGNING_KEY=1` the command stops (exit 1)."""
+    from .signing_keys import SigningKeyMissing, ensure_active_key
+
+    try:
+        ensure_active_key(current_app._get_current_object())
+    except SigningKeyMissing as exc:
+        say(f"error: {exc}")
+        sys.exit(1)
+
+
+
+@license_cli.command("keygen")
+@click.option("--kid", help="Key id to use (default: YYYY-MM-xxxx). 'dev-' ids are for development.")
+def keygen(kid: str | None) -> None:
+    """Make a new signing key the active one; print its kid."""
+    require_side("vendor")
+    from . import signing_keys
+    from .models import SigningKey
+
+    if kid is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid):
+        say("error: --kid may hold letters, digits, '.', '_' and '-' (at most 64)")
+        sys.exit(2)
+    if kid and db.session.scalar(db.select(SigningKey).where(SigningKey.kid == kid)):
+        say(f"error: a signing key {kid!r} already exists")
+        sys.exit(2)
+    key = signing_keys.generate(kid)
+    audit.record("signing_key_generated", actor="cli", subject=f"kid:{key.kid}", commit=True)
+    say(f"New active signing key {key.kid}. Ship what `{command_line('license public-keys')}` prints "
+        "with environment builds.")
+    click.echo(key.kid)
+
+
+@license_cli.command("public-keys")
+@click.option("--include-dev", is_flag=True,
+              help="Include development keys (kid dev-...) too; the demo always does.")
+def public_keys(include_dev: bool) -> None:
+    """Print {kid: PEM} of every signing key (what environments put in LICENSE_PUBLIC_KEYS).
+
+    Outside the demo, development keys are left out unless --include-dev: environments refuse
+    keys they signed, and a file made for shipping holds only the production keys.
+    """
+    require_side("vendor")
+    from .signing_keys import public_keys as all_public_keys
+
+    keys = all_public_keys()
+    if not include_dev and not current_app.extensions["license_platform"].demo:
+        left_out = sorted(kid for kid in keys if product_key.is_dev_kid(kid))
+        keys = {kid: pem for kid, pem in keys.items() if not product_key.is_dev_kid(kid)}
+        if left_out:
+            say(f"Left out development key(s) {', '.join(left_out)}: environments refuse keys they "
+                "signed (--include-dev lists them too).")
+    if not keys:
+        say(f"error: there is no signing key to print: run `{command_line('license keygen')}` first")
+        sys.exit(1)
+    click.echo(json.dumps(keys, indent=2, sort_keys=True))
+
+
+@license_cli.command("issue")
+@click.option("--install-id", required=True, help="The environment's install ID (32 lowercase hex).")
+@click.option("--aku", required=True, help=f"Capacity granted, in AKU (1 to {offline.MAX_AKU}).")
+@click.option("--days", required=True, help=f"Valid for this many days from now (1 to {offline.MAX_DAYS}).")
+@click.option("--contract", required=True, help="The contract number (the key's reference).")
+@click.option("--type", "key_type", type=click.Choice(list(offline.KEY_TYPES)), default="subscription", show_default=True)
+@click.option("--reason", default=NO_REASON, help="Why, for the audit log.")
+def issue(install_id: str, aku: str, days: str, contract: str, key_type: str, reason: str) -> None:
+    """Sign an offline-contract key; print it. The rules are the Offline keys page's (`offline`)."""
+    require_side("vendor")
+    try:
+        order = offline.read_order({"install_id": install_id, "aku": aku, "days": days, "contract": contract,
+                                    "type": key_type, "reason": reason})
+    except offline.OrderInvalid as exc:
+        for name, message in exc.errors.items():
+            say(f"error: --{OPTION_OF_FIELD.get(name, name)}: {message}")
+        sys.exit(2)
+    need_signing_key()
+    try:
+        record = offline.issue_offline(order, actor="cli").key
+    except IssueError as exc:
+        say(f"error: {exc.message}")
+        sys.exit(1)
+    say(f"Issued key seq {record.seq} for {record.install_id}: {record.aku} AKU until "
+        f"{product_key.format_time(record.expires_at)}.")
+    click.echo(record.product_key)
 
 
 @license_cli.command("reconcile")

@@ -10,7 +10,7 @@ cannot be undone), so issuing runs in steps, each safe to fail:
    two minutes belonged to a crashed worker and is taken over. Someone else's fresh claim is
    waited for a few seconds, then answered `issuing_in_progress`.
 3. ActivateLicense with the buyer's AliUid when the code is INACTIVATED (`MARKETPLACE_ACTIVATE`).
-4. One transaction: `issuance.issue_key` (next seq, sign, store, supersede), binding `bound`,
+4. One transaction: `ledger.issue_key` (next seq, sign, store, supersede), binding `bound`,
    the audit records.
 
 Any failure removes the pending row (or lifts the claim), so nothing half-made remains. When
@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, update
@@ -31,18 +31,19 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace_adapter import errors as market_errors
 
-from .. import audit, product_key
+from .. import audit, clock
 from ..cli import command_line
-from ..datakey import data_key, mask
+from ..authorization_code import mask
 from ..database import db
-from .ledger import current_key, issue_key
+from .bindings import code_hash, encrypt_code, find_binding, is_owner, mask_uid
+from .ledger import current_key, issue_key, key_terms
 from .models import CodeBinding, IssuedKey
 from .signing_keys import SigningKeyMissing
+from .verification import CHANNEL, bound_elsewhere, check, describe, has_license, license_is_live
 from .marketplace import market
 from .rules import (
     IssueError,
     Terms,
-    check_license,
     classify,
     code_discarded,
     code_expired,
@@ -54,189 +55,6 @@ from .rules import (
 log = logging.getLogger(__name__)
 
 STALE_CLAIM = timedelta(minutes=2)
-CHANNEL = "alibaba-marketplace"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def mask_uid(uid: int | None) -> str:
-    """A buyer account id as staff see it: the first 4 and last 4 digits."""
-    if not uid:
-        return ""
-    text = str(uid)
-    return text[:4] + "****" + text[-4:] if len(text) > 8 else "****" + text[-2:]
-
-
-def key_terms(key: IssuedKey | None) -> dict | None:
-    """A key's terms for audit records and before/after views."""
-    if key is None:
-        return None
-    return {"id": key.id, "seq": key.seq, "aku": key.aku, "expiresAt": product_key.format_time(key.expires_at),
-            "product": key.product, "reference": key.reference, "channel": key.channel, "type": key.type}
-
-
-# ------------------------------------------------------------------------------------------
-# Reading
-
-
-def _codes():
-    return data_key(current_app.config["LICENSE_DATA_KEY"])
-
-
-def code_hash(code: str) -> str:
-    return _codes().lookup_hash(code)
-
-
-def decrypt_code(binding: CodeBinding) -> str:
-    return _codes().decrypt(binding.code_encrypted)
-
-
-def find_binding(code: str) -> CodeBinding | None:
-    return db.session.scalar(db.select(CodeBinding).where(CodeBinding.code_hash == code_hash(code)))
-
-
-def is_owner(binding: CodeBinding | None, install_id: str) -> bool:
-    """Whether `install_id` is the environment the code is bound to (its renewal checks)."""
-    return binding is not None and binding.state == "bound" and binding.install_id == install_id
-
-
-def bound_to(code: str, install_id: str) -> bool:
-    """One indexed read, no marketplace call: is the code bound to this install ID?"""
-    return is_owner(find_binding(code), install_id)
-
-
-def latest_key_for_binding(binding_id: int) -> IssuedKey | None:
-    return db.session.scalar(
-        db.select(IssuedKey).where(IssuedKey.binding_id == binding_id).order_by(IssuedKey.issued_at.desc(), IssuedKey.seq.desc())
-    )
-
-
-def describe(code: str):
-    """DescribeLicense, with the marketplace's failures as `IssueError`s."""
-    try:
-        return market().client.describe_license(code)
-    except market_errors.MarketplaceError as exc:
-        raise from_marketplace_error(exc) from None
-
-
-def check(lic, now: datetime) -> Terms:
-    mk = market()
-    return check_license(
-        lic, product_code=mk.product_code, specs=mk.specs,
-        default_product=current_app.config["LICENSE_PRODUCT_NAME"], now=now,
-    )
-
-
-def license_is_live(key: IssuedKey | None, now: datetime, *, recheck: bool = True) -> bool:
-    """Whether the install's current key still stands for a live license (the one-license rule).
-
-    A trial extension never blocks a purchase. A marketplace key is live while its code is: the
-    code is read again (unless `recheck` is off); when the marketplace cannot be asked, the last
-    known answer counts.
-    """
-    if key is None or key.type == "trial-extension" or key.expires_at <= now:
-        return False
-    if key.channel != CHANNEL or key.binding_id is None:
-        return True
-    binding = db.session.get(CodeBinding, key.binding_id)
-    if binding is None:
-        return True
-    if recheck:
-        try:
-            lic = market().client.describe_license(decrypt_code(binding))
-            return lic.is_live(now)
-        except (market_errors.CodeExpired, market_errors.CodeDiscarded, market_errors.CodeNotFound,
-                market_errors.CodeInvalid):
-            return False
-        except market_errors.MarketplaceError:
-            pass
-    if binding.market_status not in ("ACTIVATED", "INACTIVATED"):
-        return False
-    return binding.market_expires_at is None or binding.market_expires_at > now
-
-
-def bound_elsewhere(binding: CodeBinding, *, staff: bool) -> IssueError:
-    if staff:
-        message = (
-            f"This authorization code is bound to another environment (install ID {binding.install_id}). "
-            "One code licenses one environment: an admin can transfer it to this install ID."
-        )
-    else:
-        message = (
-            "This authorization code is already bound to another environment. One code licenses one "
-            "environment; to move it to this one, contact support."
-        )
-    return IssueError("code_bound_elsewhere", message, 409)
-
-
-def has_license(current: IssuedKey, *, staff: bool) -> IssueError:
-    until = f"{current.expires_at:%Y-%m-%d}"
-    reference = current.reference or "an offline contract"
-    message = (
-        f"This environment already has a live license ({current.aku} AKU, {reference}, until {until}). "
-        "An environment runs one license at a time, and AKU from two codes do not add up. "
-    )
-    message += ("An admin can replace it with this code." if staff
-                else "To replace it with this code, contact support.")
-    return IssueError("install_has_license", message, 409)
-
-
-@dataclass
-class Verification:
-    """What the marketplace says about a code, and what we know about it and the install ID."""
-
-    code_masked: str
-    install_id: str
-    market: object | None = None  # marketplace_adapter.License
-    refusal: IssueError | None = None
-    terms: Terms | None = None
-    binding: CodeBinding | None = None
-    current: IssuedKey | None = None  # the install ID's active key
-    code_key: IssuedKey | None = None  # the latest key issued from this code
-    current_live: bool = False
-    change: str | None = None
-    blockers: list[IssueError] = field(default_factory=list)
-
-    @property
-    def can_issue(self) -> bool:
-        return self.refusal is None and not self.blockers
-
-    def blocker(self, code: str) -> IssueError | None:
-        return next((b for b in self.blockers if b.code == code), None)
-
-
-def verify_code(code: str, install_id: str, *, now: datetime | None = None, staff: bool = True) -> Verification:
-    """Read-only: DescribeLicense and our records, for the staff page's "Verify"."""
-    code = normalize_code(code)
-    install_id = normalize_install_id(install_id)
-    now = now or utcnow()
-    result = Verification(code_masked=mask(code), install_id=install_id)
-    try:
-        result.market = describe(code)
-        result.terms = check(result.market, now)
-    except IssueError as exc:
-        result.refusal = exc
-    result.binding = find_binding(code)
-    result.current = current_key(install_id)
-    if result.binding is not None:
-        result.code_key = latest_key_for_binding(result.binding.id)
-    if result.terms is not None:
-        binding_id = result.binding.id if result.binding is not None else None
-        result.change = classify(result.current, result.terms, binding_id)
-    binding = result.binding
-    if binding is not None and binding.state != "pending" and binding.install_id != install_id:
-        result.blockers.append(bound_elsewhere(binding, staff=staff))
-    if result.current is not None and (binding is None or result.current.binding_id != binding.id):
-        result.current_live = license_is_live(result.current, now)
-        if result.current_live:
-            result.blockers.append(has_license(result.current, staff=staff))
-    return result
-
-
-# ------------------------------------------------------------------------------------------
-# Issuing
 
 
 @dataclass
@@ -329,8 +147,8 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
         row = db.session.scalar(db.select(CodeBinding).where(CodeBinding.code_hash == hashed))
         if row is None:
             row = CodeBinding(
-                code_hash=hashed, code_encrypted=_codes().encrypt(code), code_last4=code[-4:],
-                install_id=install_id, state="pending", claim_token=token, claimed_at=utcnow(),
+                code_hash=hashed, code_encrypted=encrypt_code(code), code_last4=code[-4:],
+                install_id=install_id, state="pending", claim_token=token, claimed_at=clock.now(),
             )
             _snapshot(row, lic, None, now)
             db.session.add(row)
@@ -343,9 +161,9 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
         if row.state != "pending" and row.install_id != install_id and not transfer:
             raise bound_elsewhere(row, staff=staff)
         free = row.claim_token is None
-        stale = not free and (row.claimed_at is None or row.claimed_at < utcnow() - STALE_CLAIM)
+        stale = not free and (row.claimed_at is None or row.claimed_at < clock.now() - STALE_CLAIM)
         if free or stale:
-            values = {"claim_token": token, "claimed_at": utcnow()}
+            values = {"claim_token": token, "claimed_at": clock.now()}
             if row.state == "pending":
                 values["install_id"] = install_id
             held = CodeBinding.claim_token.is_(None) if free else CodeBinding.claim_token == row.claim_token
@@ -444,7 +262,7 @@ def issue_from_code(
     install_id = normalize_install_id(install_id)
     if (transfer or replace) and not (reason or "").strip():
         raise IssueError("reason_required", "Give a reason: transfers and replacements are audited.", 422)
-    now = now or utcnow()
+    now = now or clock.now_seconds()
     binding = find_binding(code)
     owner = is_owner(binding, install_id)
     if owner and max_age > 0:
@@ -547,43 +365,3 @@ def _finish(code, install_id, lic, terms: Terms, status: str, claim: _Claim, *, 
                  before=previous, after=after, detail=reason)
     db.session.commit()
     return Issued(key=key, created=True, change=change, previous=previous)
-
-
-# ------------------------------------------------------------------------------------------
-# Offline keys (admin)
-
-
-def issue_offline(
-    *, install_id: str, aku: int, expires_at: datetime, contract: str, key_type: str,
-    reason: str, actor: str, now: datetime | None = None,
-) -> Issued:
-    """An offline-contract or trial-extension key, with a reason (admin)."""
-    install_id = normalize_install_id(install_id)
-    now = now or utcnow()
-    contract = (contract or "").strip()
-    if not contract or len(contract) > 128:
-        raise IssueError("invalid_contract", "Give the contract number (1 to 128 characters): it is the key's reference.", 422)
-    if key_type not in ("subscription", "trial-extension"):
-        raise IssueError("invalid_type", "The type is subscription (offline contract) or trial-extension.", 422)
-    if not isinstance(aku, int) or aku < 1 or aku > 1_000_000:
-        raise IssueError("invalid_aku", "AKU must be a whole number of at least 1.", 422)
-    if expires_at <= now:
-        raise IssueError("invalid_expiry", "The expiry must be in the future.", 422)
-    if not (reason or "").strip():
-        raise IssueError("reason_required", "Give a reason: every manual key is audited.", 422)
-    current = current_key(install_id)
-    try:
-        key = issue_key(
-            install_id=install_id, aku=aku, expires_at=expires_at, type=key_type, channel="offline-contract",
-            reference=contract, product=current_app.config["LICENSE_PRODUCT_NAME"], issued_by=actor,
-            reason=reason.strip(), now=now,
-        )
-    except SigningKeyMissing:
-        db.session.rollback()
-        raise IssueError("signing_unavailable", f"The vendor has no active signing key: run `{command_line('license keygen')}`.", 503) from None
-    after = key_terms(key)
-    after["change"] = "offline"
-    audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=install_id,
-                 before=key_terms(current), after=after, detail=reason.strip())
-    db.session.commit()
-    return Issued(key=key, created=True, change="offline", previous=key_terms(current))

@@ -8,12 +8,12 @@ The caller commits, together with its own rows and the audit record.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from .. import product_key
+from .. import clock, product_key
 from . import signing_keys
 from ..database import db
 from .models import InstallSequence, IssuedKey
@@ -64,7 +64,7 @@ def issue_key(
     signer = signing_keys.active_key()
     if signer is None:
         raise signing_keys.SigningKeyMissing("there is no active signing key")
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or clock.now()).replace(microsecond=0)
     seq = allocate_seq(install_id)
     terms = product_key.License(
         id=str(uuid.uuid4()),
@@ -105,3 +105,11 @@ def issue_key(
     db.session.add(record)
     db.session.flush()
     return record
+
+
+def key_terms(key: IssuedKey | None) -> dict | None:
+    """A key's terms for audit records and before/after views."""
+    if key is None:
+        return None
+    return {"id": key.id, "seq": key.seq, "aku": key.aku, "expiresAt": product_key.format_time(key.expires_at),
+            "product": key.product, "reference": key.reference, "channel": key.channel, "type": key.type}

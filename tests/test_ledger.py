@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from webapp import product_key
-from webapp.datakey import DataKeyError, data_key, mask
+from webapp.authorization_code import mask
+from webapp.datakey import DataKeyError, data_key
 from webapp.database import db
 from webapp.vendor_side.ledger import issue_key
 from webapp.vendor_side.models import IssuedKey

@@ -1,0 +1,267 @@
+"""Applying a product key on the environment: verify (steps 1-3), check against the running
+license (4-7), preview, apply, or refuse with a record; the activation history; the remembered
+authorization code that "Check for renewal" redeems again.
+
+Activations first update the state row, which serializes them on every database (a row lock on
+PostgreSQL, the write lock on SQLite), and apply only a key newer than the running one.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from .. import audit, clock, product_key
+from ..authorization_code import mask
+from ..database import db
+from ..datakey import DataKeyError, data_key
+from . import license_rules as sm
+from .license_record import current_license, forget, raise_high_water, state_row
+from .models import STATE_ROW_ID, Activation, EnvironmentState
+
+log = logging.getLogger(__name__)
+
+
+def verify(text: str) -> product_key.ProductKey:
+    """Steps 1-3 under the trusted vendor keys (ProductKeyError)."""
+    from .. import trust
+
+    try:
+        return trust.verify(text)
+    except trust.TrustConfigError as exc:
+        log.error("environment: trusted public keys unreadable: %s", exc)
+        headline = "This environment cannot check product keys."
+        raise product_key.ProductKeyError(
+            "signature_invalid",
+            f"{headline} Its trusted vendor keys are misconfigured ({exc}): ask the administrator "
+            "to fix LICENSE_PUBLIC_KEYS.",
+            headline=headline,
+            details={"reason": "the trusted public keys are misconfigured"},
+        ) from None
+
+
+def _checked(text: str, *, actor: str | None, source: str) -> tuple[sm.LicenseState, product_key.ProductKey, bool]:
+    """Steps 1-7 against the license as it stands now: (before, key, already active).
+
+    A blank submission is refused without a record; any other refusal is recorded in the
+    activation history and the audit log, then raised (ProductKeyError).
+    """
+    _refuse_blank(text)
+    before = current_license(fresh=True)
+    try:
+        key = verify(text)
+        already = sm.check_key(key, before)
+    except product_key.ProductKeyError as exc:
+        record_refusal(text, exc.code, exc.message, actor=actor, source=source, reason=exc.details.get("reason"))
+        raise
+    return before, key, already
+
+
+def inspect_key(text: str, *, actor: str | None = None) -> sm.Preview:
+    """Verify a key and compare it with what runs now; a refusal is recorded and raised."""
+    before, key, already = _checked(text, actor=actor, source="product_key")
+    return sm.preview(key, before, already_active=already)
+
+
+def _refuse_blank(text: object) -> None:
+    """An empty submission is not a key: refused with the codec's words, not recorded."""
+    if not isinstance(text, str) or not text.strip():
+        product_key.decode(text if isinstance(text, str) else "")
+
+
+@dataclass(frozen=True)
+class Applied:
+    before: sm.LicenseState
+    state: sm.LicenseState
+    already_active: bool
+    key: product_key.ProductKey
+
+
+def apply_key(
+    text: str,
+    *,
+    actor: str | None = None,
+    source: str = "product_key",
+    authorization_code: str | None = None,
+) -> Applied:
+    """Steps 1-7, then apply: the running license changes only if every check passes.
+
+    The same key again is "already active" and is not recorded again. Every refusal is
+    recorded in the activation history and the audit log, then raised (ProductKeyError).
+    """
+    actor = actor or audit.current_actor_name()
+    before, key, already = _checked(text, actor=actor, source=source)
+    if already:
+        if authorization_code:
+            _remember_code(authorization_code)
+            db.session.commit()
+            forget()
+        return Applied(before, current_license(fresh=True), True, key)
+
+    lic = key.license
+    now = before.now
+    # A remembered authorization code that is not this key's (a pasted key of an offline contract
+    # or another code) no longer describes the running license: "Check for renewal" would fetch
+    # that other code's key over this one, so it is forgotten.
+    forget_code = authorization_code is None and before.authorization_code not in (None, lic.reference)
+    forgotten = {"authorization_code_encrypted": None, "authorization_code_masked": None} if forget_code else {}
+    done = db.session.execute(
+        update(EnvironmentState)
+        .where(
+            EnvironmentState.id == STATE_ROW_ID,
+            or_(EnvironmentState.license_seq.is_(None), EnvironmentState.license_seq < lic.seq),
+        )
+        .values(
+            product_key=key.text,
+            license_id=lic.id,
+            license_seq=lic.seq,
+            license_type=lic.type,
+            license_channel=lic.channel,
+            license_reference=lic.reference,
+            license_product=lic.product,
+            license_aku=lic.aku,
+            license_issued_at=lic.issued_at,
+            license_not_before=lic.not_before,
+            license_expires_at=lic.expires_at,
+            license_kid=key.kid,
+            activated_at=now,
+            activated_by=actor,
+            high_water_at=raise_high_water(now),
+            revision=EnvironmentState.revision + 1,
+            **forgotten,
+        )
+    ).rowcount
+    if done != 1:  # a newer key was applied between the check and this write
+        db.session.rollback()
+        headline = "A newer key was applied at the same moment."
+        exc = product_key.ProductKeyError(
+            "older_key",
+            f"{headline} This one cannot replace it: apply the newest key the vendor issued for this environment.",
+            headline=headline,
+        )
+        record_refusal(text, exc.code, exc.message, actor=actor, source=source)
+        raise exc
+    if authorization_code:
+        _remember_code(authorization_code)
+    b = before.terms
+    db.session.add(
+        Activation(
+            at=now,
+            actor=actor,
+            source=source,
+            result="applied",
+            key_id=lic.id,
+            key_seq=lic.seq,
+            key_aku=lic.aku,
+            key_expires_at=lic.expires_at,
+            key_reference=lic.reference,
+            previous_seq=b.seq,
+            previous_aku=b.aku,
+            previous_expires_at=b.expires_at,
+        )
+    )
+    audit.record(
+        "license_activated",
+        actor=actor,
+        subject=f"license:{lic.id}",
+        install_id=before.install_id,
+        before=_terms_summary(b),
+        after=_terms_summary(sm.terms_from_key(lic)),
+        detail=f"source: {source}; kid: {key.kid}"
+        + (f"; authorization code {before.authorization_code} forgotten" if forget_code else ""),
+    )
+    db.session.commit()
+    forget()
+    return Applied(before, current_license(fresh=True), False, key)
+
+
+def _terms_summary(t: sm.Terms) -> dict:
+    return {
+        "seq": t.seq,
+        "id": t.id,
+        "type": t.type,
+        "channel": t.channel,
+        "reference": t.reference,
+        "aku": t.aku,
+        "expiresAt": product_key.format_time(t.expires_at),
+    }
+
+
+def record_refusal(
+    text: str | None,
+    code: str,
+    message: str,
+    *,
+    actor: str | None = None,
+    source: str = "product_key",
+    reference: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """A refused key (or redemption) in the activation history and the audit log. ``reason``, the
+    codec's precise technical reason, goes to the audit log only (for support): the history
+    keeps the message people read."""
+    actor = actor or audit.current_actor_name()
+    db.session.rollback()
+    seen: dict = {}
+    if text:
+        try:
+            seen = sm.describe_key(product_key.decode(text))
+        except product_key.ProductKeyError:
+            seen = {}
+    row = state_row()
+    db.session.add(
+        Activation(
+            at=sm.effective_now(clock.now(), row.high_water_at),
+            actor=actor,
+            source=source,
+            result="refused",
+            error_code=code,
+            error_message=message,
+            key_id=seen.get("id"),
+            key_seq=seen.get("seq"),
+            key_aku=seen.get("aku"),
+            key_expires_at=seen.get("expires_at"),
+            key_reference=reference or seen.get("reference"),
+        )
+    )
+    audit.record(
+        "license_activation_refused",
+        actor=actor,
+        subject=f"license:{seen['id']}" if "id" in seen else None,
+        install_id=row.install_id,
+        after={"code": code, "seq": seen.get("seq"), "source": source},
+        detail=message + (f" (reason: {reason})" if reason else ""),
+    )
+    db.session.commit()
+
+
+def history(limit: int = 50) -> list[Activation]:
+    return list(
+        db.session.scalars(select(Activation).order_by(Activation.at.desc(), Activation.id.desc()).limit(limit))
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The remembered authorization code
+
+
+def _remember_code(code: str) -> None:
+    key = data_key(current_app.config["LICENSE_DATA_KEY"])
+    db.session.execute(
+        update(EnvironmentState)
+        .where(EnvironmentState.id == STATE_ROW_ID)
+        .values(authorization_code_encrypted=key.encrypt(code), authorization_code_masked=mask(code))
+    )
+
+
+def remembered_code() -> str | None:
+    row = state_row()
+    if not row.authorization_code_encrypted:
+        return None
+    try:
+        return data_key(current_app.config["LICENSE_DATA_KEY"]).decrypt(row.authorization_code_encrypted)
+    except DataKeyError:
+        log.warning("environment: the remembered authorization code was encrypted with another data key")
+        return None
