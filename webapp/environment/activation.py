@@ -19,7 +19,7 @@ from ..database import db
 from ..datakey import DataKeyError, data_key
 from . import license_rules as sm
 from .license_record import current_license, forget, raise_high_water, state_row
-from .models import STATE_ROW_ID, Activation, EnvironmentState
+from .models import STATE_ROW_ID, Activation, ActivationResult, ActivationSource, EnvironmentState
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _checked(text: str, *, actor: str | None, source: str) -> tuple[sm.LicenseSt
 
 def inspect_key(text: str, *, actor: str | None = None) -> sm.Preview:
     """Verify a key and compare it with what runs now; a refusal is recorded and raised."""
-    before, key, already = _checked(text, actor=actor, source="product_key")
+    before, key, already = _checked(text, actor=actor, source=ActivationSource.PRODUCT_KEY)
     return sm.preview(key, before, already_active=already)
 
 
@@ -83,7 +83,7 @@ def apply_key(
     text: str,
     *,
     actor: str | None = None,
-    source: str = "product_key",
+    source: str = ActivationSource.PRODUCT_KEY,
     authorization_code: str | None = None,
 ) -> Applied:
     """Steps 1-7, then apply: the running license changes only if every check passes.
@@ -151,7 +151,7 @@ def apply_key(
             at=now,
             actor=actor,
             source=source,
-            result="applied",
+            result=ActivationResult.APPLIED,
             key_id=lic.id,
             key_seq=lic.seq,
             key_aku=lic.aku,
@@ -195,7 +195,7 @@ def record_refusal(
     message: str,
     *,
     actor: str | None = None,
-    source: str = "product_key",
+    source: str = ActivationSource.PRODUCT_KEY,
     reference: str | None = None,
     reason: str | None = None,
 ) -> None:
@@ -216,7 +216,7 @@ def record_refusal(
             at=sm.effective_now(clock.now(), row.high_water_at),
             actor=actor,
             source=source,
-            result="refused",
+            result=ActivationResult.REFUSED,
             error_code=code,
             error_message=message,
             key_id=seen.get("id"),

@@ -7,7 +7,7 @@ from flask import current_app
 
 from ..database import db
 from ..datakey import data_key
-from .models import CodeBinding, IssuedKey
+from .models import BindingState, CodeBinding, IssuedKey
 
 
 def _codes():
@@ -32,7 +32,7 @@ def find_binding(code: str) -> CodeBinding | None:
 
 def is_owner(binding: CodeBinding | None, install_id: str) -> bool:
     """Whether `install_id` is the environment the code is bound to (its renewal checks)."""
-    return binding is not None and binding.state == "bound" and binding.install_id == install_id
+    return binding is not None and binding.state == BindingState.BOUND and binding.install_id == install_id
 
 
 def bound_to(code: str, install_id: str) -> bool:

@@ -13,7 +13,9 @@ import click
 from flask import current_app
 
 from .. import audit, product_key
+from ..product_key import KeyType
 from ..cli import command_line, license_cli, require_side, say
+from ..config import Role
 from ..database import db
 from . import offline
 from .rules import IssueError
@@ -42,7 +44,7 @@ def need_signing_key() -> None:
 @click.option("--kid", help="Key id to use (default: YYYY-MM-xxxx). 'dev-' ids are for development.")
 def keygen(kid: str | None) -> None:
     """Make a new signing key the active one; print its kid."""
-    require_side("vendor")
+    require_side(Role.VENDOR)
     from . import signing_keys
     from .models import SigningKey
 
@@ -68,7 +70,7 @@ def public_keys(include_dev: bool) -> None:
     Outside the demo, development keys are left out unless --include-dev: environments refuse
     keys they signed, and a file made for shipping holds only the production keys.
     """
-    require_side("vendor")
+    require_side(Role.VENDOR)
     from .signing_keys import public_keys as all_public_keys
 
     keys = all_public_keys()
@@ -89,11 +91,11 @@ def public_keys(include_dev: bool) -> None:
 @click.option("--aku", required=True, help=f"Capacity granted, in AKU (1 to {offline.MAX_AKU}).")
 @click.option("--days", required=True, help=f"Valid for this many days from now (1 to {offline.MAX_DAYS}).")
 @click.option("--contract", required=True, help="The contract number (the key's reference).")
-@click.option("--type", "key_type", type=click.Choice(list(offline.KEY_TYPES)), default="subscription", show_default=True)
+@click.option("--type", "key_type", type=click.Choice([t.value for t in offline.KEY_TYPES]), default=KeyType.SUBSCRIPTION.value, show_default=True)
 @click.option("--reason", default=NO_REASON, help="Why, for the audit log.")
 def issue(install_id: str, aku: str, days: str, contract: str, key_type: str, reason: str) -> None:
     """Sign an offline-contract key; print it. The rules are the Offline keys page's (`offline`)."""
-    require_side("vendor")
+    require_side(Role.VENDOR)
     try:
         order = offline.read_order({"install_id": install_id, "aku": aku, "days": days, "contract": contract,
                                     "type": key_type, "reason": reason})
@@ -123,7 +125,7 @@ def reconcile_command(issue_keys: bool, concurrency: int | None, show_all: bool,
 
     Exit status: 0, or 1 when some codes could not be read or some keys could not be issued.
     """
-    require_side("vendor")
+    require_side(Role.VENDOR)
     from .reconcile import _live_pairs, attention, reconcile
 
     if issue_keys:

@@ -30,17 +30,19 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace_adapter import errors as market_errors
+from marketplace_adapter.parsing import LIVE_STATUSES, CodeStatus
 
 from .. import audit, clock
 from ..cli import command_line
 from ..authorization_code import mask
 from ..database import db
+from ..product_key import KeyType
 from .bindings import code_hash, encrypt_code, find_binding, is_owner, mask_uid
 from .ledger import current_key, issue_key, key_terms
-from .models import CodeBinding, IssuedKey
+from .models import BindingState, CodeBinding, IssuedKey
 from .signing_keys import SigningKeyMissing
 from .verification import CHANNEL, bound_elsewhere, check, describe, has_license, license_is_live
-from .marketplace import market
+from .marketplace import ActivateMode, market
 from .rules import (
     IssueError,
     Terms,
@@ -80,7 +82,7 @@ def _from_last_read(binding: CodeBinding, install_id: str, now: datetime, max_ag
         raise code_discarded()
     if binding.market_status == "EXPIRED" or (binding.market_expires_at is not None and binding.market_expires_at <= now):
         raise code_expired(binding.market_expires_at)
-    if binding.market_status not in ("ACTIVATED", "INACTIVATED") or binding.product_code != market().product_code:
+    if binding.market_status not in LIVE_STATUSES or binding.product_code != market().product_code:
         return None
     current = current_key(install_id)
     if (current is None or current.binding_id != binding.id or current.aku != binding.market_aku
@@ -95,7 +97,7 @@ def _record_read(binding_id: int, install_id: str, values: dict, now: datetime) 
     nobody holds its claim and no newer read is stored: an issuing worker writes its own."""
     db.session.execute(
         update(CodeBinding)
-        .where(CodeBinding.id == binding_id, CodeBinding.state == "bound", CodeBinding.install_id == install_id,
+        .where(CodeBinding.id == binding_id, CodeBinding.state == BindingState.BOUND, CodeBinding.install_id == install_id,
                CodeBinding.claim_token.is_(None), or_(CodeBinding.checked_at.is_(None), CodeBinding.checked_at <= now))
         .values(checked_at=now, check_error=None, **values)
         .execution_options(synchronize_session=False)  # the commit expires the session's objects
@@ -148,7 +150,7 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
         if row is None:
             row = CodeBinding(
                 code_hash=hashed, code_encrypted=encrypt_code(code), code_last4=code[-4:],
-                install_id=install_id, state="pending", claim_token=token, claimed_at=clock.now(),
+                install_id=install_id, state=BindingState.PENDING, claim_token=token, claimed_at=clock.now(),
             )
             _snapshot(row, lic, None, now)
             db.session.add(row)
@@ -158,13 +160,13 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
             except IntegrityError:  # another worker inserted it first: look again
                 db.session.rollback()
                 continue
-        if row.state != "pending" and row.install_id != install_id and not transfer:
+        if row.state != BindingState.PENDING and row.install_id != install_id and not transfer:
             raise bound_elsewhere(row, staff=staff)
         free = row.claim_token is None
         stale = not free and (row.claimed_at is None or row.claimed_at < clock.now() - STALE_CLAIM)
         if free or stale:
             values = {"claim_token": token, "claimed_at": clock.now()}
-            if row.state == "pending":
+            if row.state == BindingState.PENDING:
                 values["install_id"] = install_id
             held = CodeBinding.claim_token.is_(None) if free else CodeBinding.claim_token == row.claim_token
             result = db.session.execute(update(CodeBinding).where(CodeBinding.id == row.id, held).values(**values))
@@ -172,7 +174,7 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
             if result.rowcount == 1:
                 if stale:
                     log.warning("took over a stale claim on binding %s (a worker crashed?)", row.id)
-                return _Claim(row.id, token, created=row.state == "pending")
+                return _Claim(row.id, token, created=row.state == BindingState.PENDING)
             continue
         if time.monotonic() >= deadline:
             raise IssueError(
@@ -191,7 +193,7 @@ def _release(claim: _Claim) -> None:
     if claim.created:
         db.session.execute(delete(CodeBinding).where(
             CodeBinding.id == claim.binding_id, CodeBinding.claim_token == claim.token,
-            CodeBinding.state == "pending"))
+            CodeBinding.state == BindingState.PENDING))
     else:
         db.session.execute(update(CodeBinding).where(
             CodeBinding.id == claim.binding_id, CodeBinding.claim_token == claim.token,
@@ -202,7 +204,7 @@ def _release(claim: _Claim) -> None:
 def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime) -> str:
     """Step 3. Returns the code's marketplace status afterwards."""
     mk = market()
-    if lic.status != "INACTIVATED" or mk.activate == "off":
+    if lic.status != CodeStatus.INACTIVATED or mk.activate == ActivateMode.OFF:
         return lic.status
     failure: IssueError | None = None
     try:
@@ -215,7 +217,7 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
     except market_errors.CodeInvalid as exc:
         # "Already activated" (by a request of ours that raced or timed out) is success.
         try:
-            ok = mk.client.describe_license(code).status == "ACTIVATED"
+            ok = mk.client.describe_license(code).status == CodeStatus.ACTIVATED
         except market_errors.MarketplaceError:
             ok = False
         if not ok:
@@ -228,7 +230,7 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
         binding.activated_at = now
         audit.record("code_activated", actor=actor, subject=f"code:{binding_id}", install_id=install_id,
                      after={"code": mask(code), "aliUid": mask_uid(lic.ali_uid)}, commit=True)
-        return "ACTIVATED"
+        return CodeStatus.ACTIVATED
     if mk.activate == "required":
         raise IssueError(failure.code, "The marketplace did not activate the code: " + failure.message,
                          failure.http_status, retry_after=failure.retry_after)
@@ -294,7 +296,7 @@ def issue_from_code(
         binding = db.session.get(CodeBinding, claim.binding_id)
         current = current_key(install_id)
         change = classify(current, terms, binding.id)
-        if change == "unchanged" and binding.state == "bound" and binding.install_id == install_id:
+        if change == "unchanged" and binding.state == BindingState.BOUND and binding.install_id == install_id:
             _release(claim)  # someone issued the same key while we waited
             return Issued(key=current, created=False, change="unchanged", previous=key_terms(current))
         replacing = None
@@ -335,19 +337,19 @@ def _finish(code, install_id, lic, terms: Terms, status: str, claim: _Claim, *, 
     previous_install = binding.install_id
     newly_bound = binding.bound_at is None
     key = issue_key(
-        install_id=install_id, aku=terms.aku, expires_at=terms.expires_at, type="subscription",
+        install_id=install_id, aku=terms.aku, expires_at=terms.expires_at, type=KeyType.SUBSCRIPTION,
         channel=CHANNEL, reference=mask(code), product=terms.product, issued_by=actor,
         reason=reason, binding_id=binding.id, now=now,
     )
     if replacing is not None:
         other = db.session.get(CodeBinding, replacing.binding_id) if replacing.binding_id else None
         if other is not None and other.id != binding.id:
-            other.state = "replaced"
+            other.state = BindingState.REPLACED
             other.replaced_at = now
         audit.record("license_replaced", actor=actor, subject=f"key:{replacing.id}", install_id=install_id,
                      before=key_terms(replacing), after={"code": mask(code), "key": key.id}, detail=reason)
     binding.install_id = install_id
-    binding.state = "bound"
+    binding.state = BindingState.BOUND
     binding.bound_at = binding.bound_at or now
     binding.claim_token = None
     binding.claimed_at = None

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import clock, product_key
 from . import signing_keys
 from ..database import db
-from .models import InstallSequence, IssuedKey
+from .models import InstallSequence, IssuedKey, KeyStatus
 
 
 def allocate_seq(install_id: str) -> int:
@@ -41,7 +41,7 @@ def allocate_seq(install_id: str) -> int:
 def current_key(install_id: str) -> IssuedKey | None:
     return db.session.scalar(
         db.select(IssuedKey)
-        .where(IssuedKey.install_id == install_id, IssuedKey.status == "active")
+        .where(IssuedKey.install_id == install_id, IssuedKey.status == KeyStatus.ACTIVE)
         .order_by(IssuedKey.seq.desc())
     )
 
@@ -93,14 +93,14 @@ def issue_key(
         not_before=terms.not_before,
         expires_at=terms.expires_at,
         product_key=text,
-        status="active",
+        status=KeyStatus.ACTIVE,
         issued_by=issued_by,
         reason=reason,
         binding_id=binding_id,
     )
     previous = current_key(install_id)
     if previous is not None:
-        previous.status = "superseded"
+        previous.status = KeyStatus.SUPERSEDED
         previous.superseded_by = record.id
     db.session.add(record)
     db.session.flush()

@@ -15,13 +15,14 @@ from flask import current_app
 from .. import audit, clock
 from ..cli import command_line
 from ..database import db
+from ..product_key import Channel, KeyType
 from .issuing import Issued
 from .ledger import current_key, issue_key, key_terms
 from .rules import IssueError, normalize_install_id
 from .signing_keys import SigningKeyMissing
 
-CHANNEL = "offline-contract"
-KEY_TYPES = {"subscription": "offline contract", "trial-extension": "trial extension"}
+CHANNEL = Channel.OFFLINE_CONTRACT
+KEY_TYPES = {KeyType.SUBSCRIPTION: "offline contract", KeyType.TRIAL_EXTENSION: "trial extension"}
 MAX_AKU = 1_000_000
 MAX_DAYS = 3660
 MAX_REFERENCE = 128
@@ -82,11 +83,11 @@ def read_order(values: Mapping[str, object]) -> OfflineOrder:
     days = whole_number(text["days"], 1, MAX_DAYS)
     if days is None:
         errors["days"] = f"Days must be a whole number from 1 to {MAX_DAYS}."
-    key_type = text["type"] or "subscription"
+    key_type = text["type"] or KeyType.SUBSCRIPTION
     if key_type not in KEY_TYPES:
         errors["type"] = "Choose offline contract or trial extension."
     if not text["contract"]:
-        errors["contract"] = ("Give a reference (e.g. the trial-extension ticket)." if key_type == "trial-extension"
+        errors["contract"] = ("Give a reference (e.g. the trial-extension ticket)." if key_type == KeyType.TRIAL_EXTENSION
                               else "Give the contract number: it is the key's reference.")
     elif len(text["contract"]) > MAX_REFERENCE:
         errors["contract"] = f"The reference has at most {MAX_REFERENCE} characters."

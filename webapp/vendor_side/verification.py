@@ -10,14 +10,16 @@ from datetime import datetime
 from flask import current_app
 
 from marketplace_adapter import errors as market_errors
+from marketplace_adapter.parsing import LIVE_STATUSES
 
 from .. import clock
 from ..authorization_code import mask
 from ..database import db
+from ..product_key import Channel, KeyType
 from .bindings import decrypt_code, find_binding, latest_key_for_binding
 from .ledger import current_key
 from .marketplace import market
-from .models import CodeBinding, IssuedKey
+from .models import BindingState, CodeBinding, IssuedKey
 from .rules import (
     IssueError,
     Terms,
@@ -28,7 +30,7 @@ from .rules import (
     normalize_install_id,
 )
 
-CHANNEL = "alibaba-marketplace"
+CHANNEL = Channel.ALIBABA_MARKETPLACE
 
 
 def describe(code: str):
@@ -54,7 +56,7 @@ def license_is_live(key: IssuedKey | None, now: datetime, *, recheck: bool = Tru
     code is read again (unless `recheck` is off); when the marketplace cannot be asked, the last
     known answer counts.
     """
-    if key is None or key.type == "trial-extension" or key.expires_at <= now:
+    if key is None or key.type == KeyType.TRIAL_EXTENSION or key.expires_at <= now:
         return False
     if key.channel != CHANNEL or key.binding_id is None:
         return True
@@ -70,7 +72,7 @@ def license_is_live(key: IssuedKey | None, now: datetime, *, recheck: bool = Tru
             return False
         except market_errors.MarketplaceError:
             pass
-    if binding.market_status not in ("ACTIVATED", "INACTIVATED"):
+    if binding.market_status not in LIVE_STATUSES:
         return False
     return binding.market_expires_at is None or binding.market_expires_at > now
 
@@ -144,7 +146,7 @@ def verify_code(code: str, install_id: str, *, now: datetime | None = None, staf
         binding_id = result.binding.id if result.binding is not None else None
         result.change = classify(result.current, result.terms, binding_id)
     binding = result.binding
-    if binding is not None and binding.state != "pending" and binding.install_id != install_id:
+    if binding is not None and binding.state != BindingState.PENDING and binding.install_id != install_id:
         result.blockers.append(bound_elsewhere(binding, staff=staff))
     if result.current is not None and (binding is None or result.current.binding_id != binding.id):
         result.current_live = license_is_live(result.current, now)
