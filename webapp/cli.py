@@ -18,6 +18,7 @@ from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from . import audit, product_key, template_names
 from .database import db
+from .models.accounts import AccountRole
 
 license_cli = AppGroup("license", help="Product keys, signing keys and this environment's license.")
 # The plugin's accounts: `flask license users ...` in every app; the standalone app also names
@@ -143,7 +144,7 @@ def verify(key: str | None) -> None:
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["operator", "issuer", "admin"]))
+@click.option("--role", required=True, type=click.Choice([role.value for role in AccountRole]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt.")
 def users_create(email: str, role: str, password_stdin: bool) -> None:
     """Create an account."""

@@ -18,6 +18,7 @@ from ..cli import command_line, license_cli, require_side, say
 from ..config import Role
 from ..database import db
 from . import offline
+from .reconcile import LOST
 from .rules import IssueError
 
 # `flask license issue` without --reason: the audit row says where the key came from.
@@ -147,7 +148,7 @@ def reconcile_command(issue_keys: bool, concurrency: int | None, show_all: bool,
             click.echo(json.dumps(item, separators=(",", ":")))
     counts = report.counts()
     needs = sum(1 for f in report.findings if f.needs_key and f.issued is None)
-    lost = sum(1 for f in report.findings if f.kind in ("expired", "discarded"))
+    lost = sum(1 for f in report.findings if f.kind in LOST)
     say(f"Checked {counts['checked']} code(s): {needs} need a new key, {lost} expired or discarded, "
         f"{counts['unreadable']} could not be read" + (f", {counts['issued']} key(s) issued." if issue_keys else "."))
     if needs and not issue_keys:

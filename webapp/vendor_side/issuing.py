@@ -44,6 +44,7 @@ from .signing_keys import SigningKeyMissing
 from .verification import CHANNEL, bound_elsewhere, check, describe, has_license, license_is_live
 from .marketplace import ActivateMode, market
 from .rules import (
+    Change,
     IssueError,
     Terms,
     classify,
@@ -78,9 +79,9 @@ def _from_last_read(binding: CodeBinding, install_id: str, now: datetime, max_ag
     age = (now - checked).total_seconds()
     if age < 0 or age >= max_age:
         return None
-    if binding.market_status == "DISCARD":
+    if binding.market_status == CodeStatus.DISCARD:
         raise code_discarded()
-    if binding.market_status == "EXPIRED" or (binding.market_expires_at is not None and binding.market_expires_at <= now):
+    if binding.market_status == CodeStatus.EXPIRED or (binding.market_expires_at is not None and binding.market_expires_at <= now):
         raise code_expired(binding.market_expires_at)
     if binding.market_status not in LIVE_STATUSES or binding.product_code != market().product_code:
         return None
@@ -88,7 +89,7 @@ def _from_last_read(binding: CodeBinding, install_id: str, now: datetime, max_ag
     if (current is None or current.binding_id != binding.id or current.aku != binding.market_aku
             or current.expires_at.replace(microsecond=0) != binding.market_expires_at):
         return None
-    return Issued(key=current, created=False, change="unchanged", previous=key_terms(current))
+    return Issued(key=current, created=False, change=Change.UNCHANGED, previous=key_terms(current))
 
 
 def _record_read(binding_id: int, install_id: str, values: dict, now: datetime) -> None:
@@ -122,7 +123,7 @@ class _Claim:
 
 
 def _pending_wait() -> float:
-    return float(current_app.config.get("LICENSE_PENDING_WAIT", 5.0))
+    return float(current_app.config["LICENSE_PENDING_WAIT"])
 
 
 def _snapshot(binding: CodeBinding, lic, terms: Terms | None, now: datetime, status: str | None = None) -> None:
@@ -231,7 +232,7 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
         audit.record("code_activated", actor=actor, subject=f"code:{binding_id}", install_id=install_id,
                      after={"code": mask(code), "aliUid": mask_uid(lic.ali_uid)}, commit=True)
         return CodeStatus.ACTIVATED
-    if mk.activate == "required":
+    if mk.activate == ActivateMode.REQUIRED:
         raise IssueError(failure.code, "The marketplace did not activate the code: " + failure.message,
                          failure.http_status, retry_after=failure.retry_after)
     audit.record("code_activation_failed", actor=actor, subject=f"code:{binding_id}", install_id=install_id,
@@ -280,15 +281,15 @@ def issue_from_code(
     except IssueError as exc:
         if owner and exc.code in ("code_expired", "code_discarded"):
             values = (_read_values(lic, None) if lic is not None
-                      else {"market_status": "EXPIRED" if exc.code == "code_expired" else "DISCARD"})
+                      else {"market_status": CodeStatus.EXPIRED if exc.code == "code_expired" else CodeStatus.DISCARD})
             _record_read(binding.id, install_id, values, now)
         raise
 
     # Nothing changed: the stored key. No claim and no marketplace write; the read is stored.
     current = current_key(install_id)
-    if owner and classify(current, terms, binding.id) == "unchanged":
+    if owner and classify(current, terms, binding.id) == Change.UNCHANGED:
         _record_read(binding.id, install_id, _read_values(lic, terms), now)
-        return Issued(key=current, created=False, change="unchanged", previous=key_terms(current))
+        return Issued(key=current, created=False, change=Change.UNCHANGED, previous=key_terms(current))
 
     # Step 2.
     claim = _claim(code, install_id, lic, transfer=transfer, staff=staff, now=now)
@@ -296,9 +297,9 @@ def issue_from_code(
         binding = db.session.get(CodeBinding, claim.binding_id)
         current = current_key(install_id)
         change = classify(current, terms, binding.id)
-        if change == "unchanged" and binding.state == BindingState.BOUND and binding.install_id == install_id:
+        if change == Change.UNCHANGED and binding.state == BindingState.BOUND and binding.install_id == install_id:
             _release(claim)  # someone issued the same key while we waited
-            return Issued(key=current, created=False, change="unchanged", previous=key_terms(current))
+            return Issued(key=current, created=False, change=Change.UNCHANGED, previous=key_terms(current))
         replacing = None
         if current is not None and current.binding_id != binding.id and license_is_live(current, now):
             if not replace:

@@ -18,7 +18,7 @@ from ..database import db
 from ..product_key import Channel, KeyType
 from .issuing import Issued
 from .ledger import current_key, issue_key, key_terms
-from .rules import IssueError, normalize_install_id
+from .rules import Change, IssueError, normalize_install_id
 from .signing_keys import SigningKeyMissing
 
 CHANNEL = Channel.OFFLINE_CONTRACT
@@ -114,8 +114,8 @@ def issue_offline(order: OfflineOrder, *, actor: str, now: datetime | None = Non
         raise IssueError("signing_unavailable",
                          f"The vendor has no active signing key: run `{command_line('license keygen')}`.", 503) from None
     after = key_terms(key)
-    after["change"] = "offline"
+    after["change"] = Change.OFFLINE
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=order.install_id,
                  before=key_terms(current), after=after, detail=order.reason)
     db.session.commit()
-    return Issued(key=key, created=True, change="offline", previous=key_terms(current))
+    return Issued(key=key, created=True, change=Change.OFFLINE, previous=key_terms(current))
