@@ -75,6 +75,13 @@ class Config:
         self.LICENSE_PURCHASE_URL = _env("LICENSE_PURCHASE_URL")
         self.LICENSE_SUPPORT_URL = _env("LICENSE_SUPPORT_URL")
 
+        # Production: logs, metrics, HTTPS (docs/configuration.md; webapp/production.py).
+        self.LICENSE_LOG_FORMAT = _env("LICENSE_LOG_FORMAT", "text")
+        self.LICENSE_LOG_LEVEL = _env("LICENSE_LOG_LEVEL", "INFO")
+        self.LICENSE_METRICS = _env_flag("LICENSE_METRICS")
+        self.LICENSE_METRICS_TOKEN = _env("LICENSE_METRICS_TOKEN")
+        self.LICENSE_INSECURE_HTTP = _env_flag("LICENSE_INSECURE_HTTP")
+
     def as_dict(self) -> dict:
         """Only the settings that were given, so the extension's defaults fill the rest."""
         return {k: v for k, v in vars(self).items() if k.isupper() and v is not None}

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace_adapter import errors as market_errors
 
-from .. import audit, product_key
+from .. import audit, metrics, product_key
 from ..cli import command_line
 from ..datakey import data_key, mask
 from ..database import db
@@ -546,6 +546,7 @@ def _finish(code, install_id, lic, terms: Terms, status: str, claim: _Claim, *, 
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=install_id,
                  before=previous, after=after, detail=reason)
     db.session.commit()
+    metrics.key_issued(key.channel, key.type)
     return Issued(key=key, created=True, change=change, previous=previous)
 
 
@@ -586,4 +587,5 @@ def issue_offline(
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=install_id,
                  before=key_terms(current), after=after, detail=reason.strip())
     db.session.commit()
+    metrics.key_issued(key.channel, key.type)
     return Issued(key=key, created=True, change="offline", previous=key_terms(current))

@@ -20,7 +20,7 @@ from sqlalchemy import and_
 
 from marketplace_adapter import errors as market_errors
 
-from .. import audit, product_key
+from .. import audit, metrics, product_key
 from ..database import db
 from .models import CodeBinding, IssuedKey
 from .explain import change_summary
@@ -252,6 +252,7 @@ def reconcile(
             except IssueError as exc:
                 finding.issue_error = exc
     audit.record("reconcile_run", actor=actor, after=report.counts(), commit=True)
+    metrics.reconcile_finished(report.checked, [finding.kind for finding in report.findings])
     return report
 
 
