@@ -8,10 +8,13 @@ import logging
 import re
 
 import pytest
+import responses
 from flask import Blueprint
+from responses import matchers
 
 from webapp import create_app, request_log
 from webapp.config import TestConfig
+from webapp.database import db
 from webapp.redaction import RedactingFilter
 
 from ..host_console.conftest import EMAIL as CONSOLE_EMAIL, PASSWORD as CONSOLE_PASSWORD, console_app
@@ -162,11 +165,12 @@ def test_the_standalone_app_puts_one_handler_on_the_root_logger(tmp_path):
         gunicorn_access.propagate = True
 
 
-def test_a_host_console_keeps_its_logging_and_its_pages_get_no_request_id(tmp_path):
+def test_a_host_console_keeps_its_logging_and_its_pages_get_no_request_id(tmp_path, log_capture):
     root = logging.getLogger()
     handlers = list(root.handlers)
     app = next(console_app(tmp_path, {"WTF_CSRF_ENABLED": False}))
     assert root.handlers == handlers
+    capture = log_capture(app)  # what a host may install: the plugin's handler, on its own root
     client = app.test_client()
     assert "X-Request-ID" not in client.get("/login").headers  # the host's page
     client.post("/login", data={"email": CONSOLE_EMAIL, "password": CONSOLE_PASSWORD})
@@ -174,3 +178,31 @@ def test_a_host_console_keeps_its_logging_and_its_pages_get_no_request_id(tmp_pa
     plugin = client.get("/license/settings", headers={"X-Request-ID": "host-probe"})
     assert plugin.status_code == 200 and plugin.headers["X-Request-ID"] == "host-probe"
     assert client.get("/license/no-such-page").headers["X-Request-ID"]
+    requests_logged = [line for line in capture.lines() if " webapp.requests " in line]
+    assert any("[host-probe] GET /license/settings -> 200 in " in line for line in requests_logged)
+    assert not any("/clusters" in line or "GET /login" in line for line in requests_logged)  # the host's own
+
+
+@responses.activate
+def test_an_environment_passes_its_request_id_to_the_vendor(tmp_path):
+    from webapp.auth import create_token, create_user
+
+    from ..environment.conftest import VENDOR_PUBLIC_KEYS
+
+    vendor = "https://vendor.example.com"
+    config = TestConfig().__dict__.copy()
+    config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'env.db'}", LICENSE_INSTANCE_PATH=str(tmp_path),
+                  LICENSE_ROLE="environment", LICENSE_PUBLIC_KEYS=VENDOR_PUBLIC_KEYS, LICENSE_VENDOR_URL=vendor)
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    responses.post(vendor + "/api/v1/redeem", status=422,
+                   json={"error": {"code": "code_expired", "message": "The code expired."}},
+                   match=[matchers.header_matcher({"X-Request-ID": "env-probe-1"})])
+    with app.app_context():
+        token = create_token(create_user("op@example.com", "operator password", "operator"))
+        db.session.commit()
+    answer = app.test_client().post("/api/v1/environment/redeem", json={"authorizationCode": "CODE-7Q2K-0001"},
+                                    headers={"Authorization": f"Bearer {token}", "X-Request-ID": "env-probe-1"})
+    assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "code_expired"
+    assert len(responses.calls) == 1
