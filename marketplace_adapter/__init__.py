@@ -8,12 +8,13 @@ and is imported only by those who need it.
 """
 
 from . import errors
-from .client import DEFAULT_ENDPOINT, MarketplaceClient
+from .client import DEFAULT_ENDPOINT, MarketCall, MarketplaceClient
 from .errors import MarketplaceError, mask_code
 from .parsing import CodeStatus, License
 
 __all__ = [
     "MarketplaceClient",
+    "MarketCall",
     "License",
     "CodeStatus",
     "errors",

@@ -42,7 +42,7 @@ from .parsing import CodeStatus, License, parse_license, parse_success
 from .retry import RetryPolicy, parse_retry_after
 from .timezones import resolve_timezone
 
-__all__ = ["MarketplaceClient", "DEFAULT_ENDPOINT", "RedactQueryFilter"]
+__all__ = ["MarketplaceClient", "MarketCall", "DEFAULT_ENDPOINT", "RedactQueryFilter"]
 
 log = logging.getLogger("marketplace_adapter")
 
@@ -79,6 +79,21 @@ for _logger_name in ("urllib3.connectionpool", "urllib3.util.retry"):
     logging.getLogger(_logger_name).addFilter(_REDACT_QUERY)
 
 
+@dataclass(frozen=True)
+class MarketCall:
+    """One attempt of a Market API call, as the ``observer`` given to the client sees it (for
+    metrics and logs): ``error_code`` is None for an answer that succeeded, else the error's
+    code (the marketplace's, e.g. ``License.NotFound``, or the transport's, e.g.
+    ``ReadTimeout``); ``request_id`` is the marketplace's ``RequestId`` when it answered one."""
+
+    action: str
+    error_code: str | None
+    request_id: str | None
+    http_status: int | None
+    seconds: float
+    attempt: int
+
+
 @dataclass
 class _Budget:
     """Attempts made so far and when the first one started; shared by the retries of one call."""
@@ -102,7 +117,9 @@ class MarketplaceClient:
 
     The keyword-only arguments after ``session`` exist for tests and simulations: ``clock``
     (monotonic seconds) and ``sleep`` drive the retry timing, ``utcnow`` the signed timestamp,
-    ``nonce_factory`` the signature nonce, ``rng`` the jitter.
+    ``nonce_factory`` the signature nonce, ``rng`` the jitter. ``observer`` is called with a
+    :class:`MarketCall` after every attempt (metrics, logs); what it raises is logged, never
+    passed on.
     """
 
     def __init__(
@@ -126,6 +143,7 @@ class MarketplaceClient:
         backoff_base: float = 0.25,
         backoff_cap: float = 5.0,
         user_agent: str = _USER_AGENT,
+        observer: Callable[[MarketCall], None] | None = None,
     ) -> None:
         if not access_key_id or not access_key_secret:
             raise ValueError("access_key_id and access_key_secret are required")
@@ -153,6 +171,7 @@ class MarketplaceClient:
         self._nonce = nonce_factory or (lambda: str(uuid.uuid4()))
         self._rng = rng or random.Random()
         self._user_agent = user_agent
+        self._observer = observer
 
     def __repr__(self) -> str:
         return (
@@ -267,6 +286,7 @@ class MarketplaceClient:
             # What Session.request would add: proxies and CA bundle from the environment
             # (HTTPS_PROXY, REQUESTS_CA_BUNDLE), which a deployment behind an egress proxy needs.
             settings = self.session.merge_environment_settings(request.url, {}, False, None, None)
+            started = self._clock()
             try:
                 response = self.session.send(request, timeout=attempt_timeout,
                                              allow_redirects=False, **settings)
@@ -274,13 +294,17 @@ class MarketplaceClient:
                 error, outcome = _transport_failure(exc, action, attempt_timeout)
                 answer_lost = outcome == "lost"
                 retryable = outcome != "final"
+                self._observe(action, started, budget, error=error)
             else:
                 outcome = self._interpret(response, action, code)
                 if not isinstance(outcome, MarketplaceError):
+                    self._observe(action, started, budget, request_id=outcome[1],
+                                  http_status=response.status_code)
                     log.debug("%s for %s: HTTP %s, request id %s (attempt %d)", action,
                               mask_code(code), response.status_code, outcome[1], budget.attempts)
                     return outcome
                 error = outcome
+                self._observe(action, started, budget, error=error)
                 retryable = isinstance(error, (Throttled, MarketplaceUnavailable))
                 retry_after = getattr(error, "retry_after", None)
 
@@ -297,6 +321,24 @@ class MarketplaceClient:
             log.warning("%s for %s failed (%s); retry %d/%d in %.2fs", action, mask_code(code),
                         error, budget.attempts + 1, policy.max_attempts, wait)
             self._sleep(wait)
+
+    def _observe(self, action: str, started: float, budget: _Budget, *,
+                 error: MarketplaceError | None = None, request_id: str | None = None,
+                 http_status: int | None = None) -> None:
+        """Tell the observer (if any) about the attempt that just ended."""
+        if self._observer is None:
+            return
+        if error is not None:
+            request_id, http_status = error.request_id, error.http_status
+        call = MarketCall(
+            action=action, error_code=(error.code or type(error).__name__) if error is not None else None,
+            request_id=request_id, http_status=http_status,
+            seconds=max(0.0, self._clock() - started), attempt=budget.attempts,
+        )
+        try:
+            self._observer(call)
+        except Exception:  # noqa: BLE001 - metrics and logs never break a marketplace call
+            log.warning("the marketplace call observer failed", exc_info=True)
 
     def _prepare(self, action: str, params: Mapping[str, str]) -> requests.PreparedRequest:
         """A freshly signed POST for one attempt."""

@@ -375,7 +375,11 @@ def test_a_database_made_before_the_prefix_is_renamed_to_the_same_schema(new_dat
         assert all(plugin_objects(before).values())  # nothing left out by mistake
         assert matches_the_models(before) == []
         for old, new in RENAMED.items():
-            assert rows_of(before, new) == expected[old], new
+            after = rows_of(before, new)
+            # Columns later migrations added (0005: the session generation) hold their defaults.
+            added = {key for row in after for key in row} - {key for row in expected[old] for key in row}
+            assert [{k: v for k, v in row.items() if k not in added} for row in after] == expected[old], new
+            assert added <= {"session_version"} and all(row.get("session_version", 0) == 0 for row in after)
         with fresh.connect() as a, before.connect() as b:
             query = text(f"SELECT version_num FROM {version_table}")
             assert a.execute(query).scalar() == b.execute(query).scalar()
@@ -487,5 +491,5 @@ def test_a_host_console_without_a_users_group_gets_none_from_the_plugin(tmp_path
     host_db.init_app(app)
     LicensePlatform().init_app(app, db=host_db, login_check=lambda: True, current_actor=lambda: "a")
     assert "users" not in app.cli.commands
-    assert set(app.cli.commands["license"].commands["users"].commands) == {"create", "token"}
+    assert set(app.cli.commands["license"].commands["users"].commands) == {"create", "token", "password"}
     assert "users" in app.test_cli_runner().invoke(args=["license", "--help"]).stdout

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from . import audit
-from .auth import authenticate, normalize_email
+from .auth import authenticate, end_sessions, normalize_email
 from .database import db
 from .extensions import limiter
 from .forms import LoginForm
@@ -53,7 +53,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends the session on the server too: a copy of its cookie is refused from now on."""
     if current_user.is_authenticated:
+        end_sessions(current_user._get_current_object())
         audit.record("logout", actor=current_user.email, subject=f"user:{current_user.id}")
         db.session.commit()
     logout_user()

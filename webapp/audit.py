@@ -70,6 +70,7 @@ ACTION_LABELS = {
     "login_failed": "Login failed",
     "logout": "Logged out",
     "user_created": "Account created",
+    "password_changed": "Password changed (its sessions ended)",
     "token_created": "API token created",
     "tokens_revoked": "API tokens revoked",
     "signing_key_generated": "Signing key generated",

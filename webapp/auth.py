@@ -99,12 +99,34 @@ def user_for_token(token: str) -> User | None:
     return row.user
 
 
+def change_password(user: User, password: str) -> None:
+    """Set a new password; every session of the user ends (`end_sessions`)."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Move the user's session generation on: every session made before is refused from the
+    next request on, whichever browser holds it (`session_security`). The caller commits."""
+    user.session_version = User.session_version + 1  # in SQL, so concurrent bumps both count
+    db.session.flush()
+
+
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(session_id: str) -> User | None:
+    """The user of a session made by `User.get_id()` ("id:generation"), if its generation is
+    still the user's; a session of an older generation (ended) or without one is refused."""
+    user_id, _, generation = (session_id or "").partition(":")
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        generation_number = int(generation)
     except ValueError:
         return None
+    if user is None or user.session_version != generation_number:
+        return None
+    return user
 
 
 def bearer_user() -> User | None:

@@ -164,6 +164,31 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
     say(f"Created {user.email} with role {role}.")
 
 
+@users_cli.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of a prompt.")
+def users_password(email: str, password_stdin: bool) -> None:
+    """Set a new password; every session of the account ends (its API tokens stay)."""
+    from .auth import AccountError, change_password, find_user
+
+    user = find_user(email)
+    if user is None:
+        say(f"error: no user {email}")
+        sys.exit(2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        change_password(user, password)
+    except AccountError as exc:
+        say(f"error: {exc}")
+        sys.exit(2)
+    audit.record("password_changed", actor="cli", subject=f"user:{user.id}")
+    db.session.commit()
+    say(f"New password set for {user.email}; its sessions have ended (API tokens are kept).")
+
+
 @users_cli.command("token")
 @click.argument("email")
 @click.option("--revoke", is_flag=True, help="Revoke every token of this user instead.")

@@ -366,6 +366,9 @@ class LicensePlatform:
             from . import vendor_side
 
             vendor_side.init_app(app, state)
+        from . import production
+
+        production.init_app(app, state)  # request ids and lines, metrics, secure sessions
         if state.hosted:
             _hook_own_blueprints(app, state)
         cli.init_app(app)
@@ -614,8 +617,12 @@ def create_app(test_config: dict | None = None, *, role: str | None = None) -> F
         app.config.update(test_config)
     if role:
         app.config.setdefault("LICENSE_ROLE", role)
-    init_app(app)
-    if app.extensions[EXTENSION_KEY].demo and not app.testing:
+    state = init_app(app)
+    if not app.testing and not state.for_command:
+        from .request_log import configure_logging
+
+        configure_logging(app)  # the standalone app's logs; a host's logging stays the host's
+    if state.demo and not app.testing:
         from .demo import prepare_demo
 
         prepare_demo(app)

@@ -205,6 +205,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True}, None,
             "engine options; with SQLite the plugin adds a 30 s `timeout` to wait for the write lock",
             "both", app_wide=True),
+    # ---- a production run (docs/configuration.md: logs, metrics, HTTPS and sessions)
+    Setting("LICENSE_LOG_FORMAT", "text", text,
+            "`text` (default) or `json`: one JSON object a line (the standalone app's logs; anything else "
+            "stops the start, naming it)", "both"),
+    Setting("LICENSE_LOG_LEVEL", "INFO", text, "the standalone app's log level (`DEBUG`, `INFO`, `WARNING`, `ERROR`)",
+            "both"),
+    Setting("LICENSE_METRICS", False, flag,
+            "on: serve `/metrics` in Prometheus's text format; for the internal network only", "both"),
+    Setting("LICENSE_METRICS_TOKEN", None, text, "when set, `/metrics` asks `Authorization: Bearer <token>`", "both"),
+    Setting("LICENSE_INSECURE_HTTP", False, flag,
+            "on: plain-HTTP development outside the demo (no `Secure` cookie flag, no HSTS); never in production",
+            "both"),
     # ---- the environment side
     Setting("LICENSE_EXPIRING_DAYS", 7, integer, "days before expiry that count as \"expiring\"", "environment"),
     Setting("LICENSE_TRIAL_DAYS", 14, integer, "length of the built-in trial, in days", "environment"),
@@ -219,8 +231,8 @@ SETTINGS: tuple[Setting, ...] = (
             "where the trial and expiry banners send people to buy or renew", "environment"),
     Setting("LICENSE_SUPPORT_URL", None, text, "where pages send people to get help", "environment"),
     Setting("LICENSE_CLOCK", None, None,
-            "for tests: a callable answering an aware datetime, replacing the wall clock (`webapp/clock.py`)",
-            "environment", default_doc="unset (the system clock)"),
+            "for tests: a callable answering an aware datetime, replacing the wall clock on both sides "
+            "(`webapp/clock.py`)", "both", default_doc="unset (the system clock)"),
     # ---- the vendor side
     Setting("LICENSE_SIGNING_KEY_PASSPHRASE", _demo_secret("LICENSE_SIGNING_KEY_PASSPHRASE"), text,
             "encrypts the signing keys stored in the database; required outside the demo", "vendor",

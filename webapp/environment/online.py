@@ -81,13 +81,24 @@ def fetch_product_key(code: str, install_id: str, *, session: requests.Session |
     return answer
 
 
+def _headers() -> dict[str, str]:
+    """JSON, and this request's id, so that the vendor's log lines of the redemption carry it too."""
+    from ..request_log import REQUEST_ID_HEADER, current_request_id
+
+    headers = {"Accept": "application/json"}
+    request_id = current_request_id()
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
+    return headers
+
+
 def _post(url: str, code: str, install_id: str, http) -> dict:
     host = urlsplit(url).netloc
     try:
         response = http.post(
             url,
             json={"authorizationCode": code, "installId": install_id},
-            headers={"Accept": "application/json"},
+            headers=_headers(),
             timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             allow_redirects=False,
         )

@@ -35,12 +35,19 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # The session generation: sessions made before it moved on (logout, password change) are
+    # refused (`webapp.session_security`).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.is_active_account
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the user and the session generation."""
+        return f"{self.id}:{self.session_version}"
 
     def has_role(self, *roles: str) -> bool:
         """`admin` may do everything; other roles only what they name."""

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import LIVE_STATUSES, CodeStatus
 
-from .. import audit, clock
+from .. import audit, clock, metrics
 from ..cli import command_line
 from ..authorization_code import mask
 from ..database import db
@@ -367,4 +367,5 @@ def _finish(code, install_id, lic, terms: Terms, status: str, claim: _Claim, *, 
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=install_id,
                  before=previous, after=after, detail=reason)
     db.session.commit()
+    metrics.key_issued(key.channel, key.type)
     return Issued(key=key, created=True, change=change, previous=previous)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from marketplace_adapter import MarketplaceClient
+from marketplace_adapter import MarketCall, MarketplaceClient
 
 from .specs import Spec, parse_specs
 
@@ -55,6 +55,15 @@ class Marketplace:
         return self.simulator is not None
 
 
+def observe_call(call: MarketCall) -> None:
+    """Every Market API attempt: counted and timed (`metrics`), its RequestId noted for the
+    log lines that follow it (`request_log`)."""
+    from .. import metrics, request_log
+
+    metrics.market_call(call)
+    request_log.note_market_request_id(call.request_id)
+
+
 def _client_options(app: Flask) -> dict[str, Any]:
     c = app.config
     return dict(
@@ -63,6 +72,7 @@ def _client_options(app: Flask) -> dict[str, Any]:
         deadline=float(c["MARKETPLACE_DEADLINE"]),
         market_tz=c["MARKETPLACE_TIMEZONE"],
         signature_version=c["MARKETPLACE_SIGNATURE_VERSION"],
+        observer=observe_call,
     )
 
 

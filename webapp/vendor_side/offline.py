@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from .. import audit, clock
+from .. import audit, clock, metrics
 from ..cli import command_line
 from ..database import db
 from ..product_key import Channel, KeyType
@@ -118,4 +118,5 @@ def issue_offline(order: OfflineOrder, *, actor: str, now: datetime | None = Non
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=order.install_id,
                  before=key_terms(current), after=after, detail=order.reason)
     db.session.commit()
+    metrics.key_issued(key.channel, key.type)
     return Issued(key=key, created=True, change=Change.OFFLINE, previous=key_terms(current))

@@ -22,7 +22,7 @@ from sqlalchemy import and_
 from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import CodeStatus
 
-from .. import audit, clock, product_key
+from .. import audit, clock, metrics, product_key
 from ..database import db
 from .models import BindingState, CodeBinding, IssuedKey, KeyStatus
 from .explain import change_summary
@@ -272,6 +272,7 @@ def reconcile(
             except IssueError as exc:
                 finding.issue_error = exc
     audit.record("reconcile_run", actor=actor, after=report.counts(), commit=True)
+    metrics.reconcile_finished(report.checked, [finding.kind for finding in report.findings])
     return report
 
 

@@ -25,7 +25,7 @@ from limits import parse_many
 from limits.storage import MovingWindowSupport
 from limits.strategies import MovingWindowRateLimiter
 
-from .. import audit, product_key
+from .. import audit, metrics, product_key
 from ..authorization_code import mask
 from ..extensions import client_address, limiter
 from .models import IssuedKey
@@ -108,7 +108,21 @@ def redeem(authorization_code: str, install_id: str, *, client: str | None = Non
 
 
 def redeem_with_status(authorization_code: str, install_id: str, *, client: str | None = None) -> tuple[dict, bool]:
-    """The answer, and whether a new key was signed (False: the stored key, nothing changed)."""
+    """The answer, and whether a new key was signed (False: the stored key, nothing changed).
+    Counted by result (`metrics.redemption`): `ok`, or the error code."""
+    try:
+        answer = _redeem(authorization_code, install_id, client=client)
+    except IssueError as exc:
+        metrics.redemption(exc.code)
+        raise
+    except Exception:
+        metrics.redemption("internal_error")
+        raise
+    metrics.redemption("ok")
+    return answer
+
+
+def _redeem(authorization_code: str, install_id: str, *, client: str | None) -> tuple[dict, bool]:
     if client is None:
         client = client_address() if has_request_context() else "local"
     try:
