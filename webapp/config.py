@@ -75,6 +75,10 @@ class Config:
         self.LICENSE_PURCHASE_URL = _env("LICENSE_PURCHASE_URL")
         self.LICENSE_SUPPORT_URL = _env("LICENSE_SUPPORT_URL")
 
+        # Production (issue 10; docs/configuration.md, docs/production.md): seconds /readyz gives
+        # the database's SELECT 1. gunicorn.conf.py reads WEB_CONCURRENCY and LICENSE_BIND itself.
+        self.LICENSE_READINESS_TIMEOUT = _env_int("LICENSE_READINESS_TIMEOUT", 2)
+
     def as_dict(self) -> dict:
         """Only the settings that were given, so the extension's defaults fill the rest."""
         return {k: v for k, v in vars(self).items() if k.isupper() and v is not None}
