@@ -299,6 +299,7 @@ class _Claim:
     binding_id: int
     token: str
     created: bool  # the row is a pending one of ours: removed on failure
+    took_over: bool = False  # from a stale claim: the worker that held it stopped mid-way
 
 
 def _pending_wait() -> float:
@@ -354,7 +355,7 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
             if result.rowcount == 1:
                 if stale:
                     log.warning("took over a stale claim on binding %s (a worker crashed?)", row.id)
-                return _Claim(row.id, token, created=row.state == "pending")
+                return _Claim(row.id, token, created=row.state == "pending", took_over=stale)
             continue
         if time.monotonic() >= deadline:
             raise IssueError(
@@ -381,10 +382,18 @@ def _release(claim: _Claim) -> None:
     db.session.commit()
 
 
-def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime) -> str:
-    """Step 3. Returns the code's marketplace status afterwards."""
+def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime,
+              *, took_over: bool = False) -> str:
+    """Step 3. Returns the code's marketplace status afterwards.
+
+    `took_over`: the claim was taken over from a worker that stopped mid-way. A code it left
+    activated (it died waiting for ActivateLicense's answer) is recorded activated now, so that
+    the audit log holds the activation whoever made it.
+    """
     mk = market()
     if lic.status != "INACTIVATED" or mk.activate == "off":
+        if took_over and lic.status == "ACTIVATED":
+            _record_found_activated(code, lic, binding_id, install_id, actor, now)
         return lic.status
     failure: IssueError | None = None
     try:
@@ -418,6 +427,17 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
                  after={"code": mask(code), "error": failure.code},
                  detail="MARKETPLACE_ACTIVATE=best-effort: issuing anyway", commit=True)
     return lic.status
+
+
+def _record_found_activated(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime) -> None:
+    binding = db.session.get(CodeBinding, binding_id)
+    if binding.activated_at is not None:
+        return
+    binding.activated_at = now
+    audit.record("code_activated", actor=actor, subject=f"code:{binding_id}", install_id=install_id,
+                 after={"code": mask(code), "aliUid": mask_uid(lic.ali_uid)},
+                 detail="Found activated at the marketplace after an earlier attempt stopped mid-way "
+                        "(a worker killed or restarted before recording it).", commit=True)
 
 
 def issue_from_code(
@@ -486,7 +506,7 @@ def issue_from_code(
             replacing = current
 
         # Step 3.
-        status = _activate(code, lic, binding.id, install_id, actor, now)
+        status = _activate(code, lic, binding.id, install_id, actor, now, took_over=claim.took_over)
 
         # Step 4: one transaction.
         key = _finish(code, install_id, lic, terms, status, claim, change=change, actor=actor,
