@@ -290,8 +290,9 @@ def test_running_for_real_ships_exactly_the_production_key(tmp_path):
     block = re.search(r"## Running for real\n\n```sh\n(.*?)```", readme, re.S).group(1)
     exported = dict(re.findall(r"\b([A-Z_]+)=(\S+)", " ".join(l for l in block.splitlines() if l.startswith("export "))))
     assert set(exported) == {"SECRET_KEY", "LICENSE_DATA_KEY", "LICENSE_SIGNING_KEY_PASSPHRASE", "DATABASE_URL",
-                             "LICENSE_ROLE"}
-    env = {name: ("" if value == "..." else value) for name, value in exported.items()}
+                             "LICENSE_ROLE", "RATELIMIT_STORAGE_URI"}
+    # Placeholders (`...`, `redis://...`) unset: Redis is for serving (tests/production/), not commands.
+    env = {name: ("" if value.endswith("...") else value) for name, value in exported.items()}
     env.update(SECRET_KEY="a real secret", LICENSE_DATA_KEY="a real data key",
                LICENSE_SIGNING_KEY_PASSPHRASE="a real passphrase", DATABASE_URL=f"sqlite:///{tmp_path / 'vendor.db'}")
     assert env["LICENSE_ROLE"] == "vendor"

@@ -1,12 +1,16 @@
 """The home route and the fragments every page shares (header badge, banners).
 
 The blueprint is made for each app: in a host console (`login_check` given) it has the
-fragments only, the host keeping `/` and `/healthz`.
+fragments only, the host keeping `/`, `/healthz` and `/readyz` (it can call
+`webapp.health.readiness(app)`; the routes are `webapp.health`'s).
 """
 from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, url_for
 from flask_login import current_user
+
+from . import health
+
 
 def index():
     """Send each person where their work is: operators to Settings, staff to issuing."""
@@ -33,15 +37,12 @@ def badge():
     return response
 
 
-def healthz():
-    return {"status": "ok"}
-
-
 def init_app(app, state) -> None:
     bp = Blueprint("core", __name__)
     if not state.hosted:
         bp.add_url_rule("/", view_func=index)
-        bp.add_url_rule("/healthz", view_func=healthz)
+        bp.add_url_rule("/healthz", view_func=health.healthz)
+        bp.add_url_rule("/readyz", view_func=health.readyz)
     bp.add_url_rule("/_license/banners", view_func=banners)
     bp.add_url_rule("/_license/badge", view_func=badge)
     state.register_blueprint(app, bp)

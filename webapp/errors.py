@@ -109,13 +109,21 @@ def handle_unexpected(error: Exception):
 
 def handlers(app) -> list[tuple[type[Exception], object]]:
     """The plugin's error handlers: app-wide in the standalone app, on the plugin's own
-    blueprints in a host console (`extension._hook_own_blueprints`)."""
-    found = [(HTTPException, handle_http_error)]
+    blueprints in a host console (`extension._hook_own_blueprints`). A database that cannot be
+    reached answers 503 (`db_unavailable`), in tests too."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .db_unavailable import handle_database_error
+
+    found = [(HTTPException, handle_http_error), (DBAPIError, handle_database_error)]
     if not app.config.get("PROPAGATE_EXCEPTIONS") and not app.testing:
         found.append((Exception, handle_unexpected))
     return found
 
 
 def init_app(app) -> None:
+    from . import db_unavailable
+
     for exception, handler in handlers(app):
         app.register_error_handler(exception, handler)
+    db_unavailable.init_app(app)

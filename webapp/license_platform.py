@@ -387,9 +387,16 @@ def _start_up_checks(app: Flask, state: PlatformState) -> None:
     refusal with `LICENSE_REQUIRE_SIGNING_KEY=1`) runs in the commands that sign (`license
     issue`, `license reconcile --issue`), so that `license keygen` on a fresh database makes the
     production key and nothing else.
+    Serving with several workers (`WEB_CONCURRENCY`) and per-process rate limits (`memory://`)
+    outside the demo is refused (`rate_limit_store`).
     """
     if state.for_command:
         return
+    if (not state.hosted or state.vendor) and not app.testing:
+        from . import rate_limit_store
+
+        rate_limit_store.check(rate_limit_store.workers_from_environment(),
+                               app.config.get("RATELIMIT_STORAGE_URI"), demo=state.demo)
     if state.role == Role.BOTH:
         startup_log.note(
             "LICENSE_ROLE=both runs the vendor and environment sides in one process: "

@@ -217,6 +217,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_INSECURE_HTTP", False, flag,
             "on: plain-HTTP development outside the demo (no `Secure` cookie flag, no HSTS); never in production",
             "both"),
+    Setting("LICENSE_READINESS_TIMEOUT", 2, integer,
+            "seconds `/readyz` gives the database's `SELECT 1` before it answers 503", "both"),
     # ---- the environment side
     Setting("LICENSE_EXPIRING_DAYS", 7, integer, "days before expiry that count as \"expiring\"", "environment"),
     Setting("LICENSE_TRIAL_DAYS", 14, integer, "length of the built-in trial, in days", "environment"),

@@ -42,6 +42,16 @@ def healthz():
     return {"console": "ok"}
 
 
+@bp.get("/readyz")
+def readyz():
+    """The console's readiness, the license plugin's checks in it (the plugin adds no route here)."""
+    from webapp.health import readiness
+
+    plugin = readiness()
+    body = {"status": "ready" if plugin.ready else "not ready", "license": plugin.to_json()["checks"]}
+    return body, plugin.status_code
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None

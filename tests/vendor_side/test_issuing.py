@@ -329,6 +329,29 @@ def test_a_stale_pending_row_is_taken_over(app, client, market, issuer_api):
     assert (binding.install_id, binding.state, binding.claim_token) == (INSTALL, "bound", None)
 
 
+def test_a_code_the_stopped_worker_left_activated_is_recorded_activated_by_the_one_taking_over(
+        app, client, market, issuer_api):
+    """The worker died waiting for ActivateLicense's answer (tests/production/ kills one): the
+    code reads ACTIVATED, is not activated again, and the audit log holds the activation."""
+    _pending_row(app, INSTALL, minutes_ago=3)
+    market.describe(status="ACTIVATED")
+    response = post(client, issuer_api)
+    assert response.status_code == 201
+    assert market.calls("ActivateLicense") == []
+    assert actions(app)[-3:] == ["code_activated", "code_bound", "key_issued"]
+    (binding,) = rows(app, CodeBinding)
+    assert binding.activated_at is not None and binding.state == "bound"
+    with app.app_context():
+        event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "code_activated"))
+        assert "an earlier attempt stopped mid-way" in event.detail
+
+
+def test_an_activated_code_issued_for_the_first_time_records_no_activation_of_ours(app, client, market, issuer_api):
+    market.describe(status="ACTIVATED")
+    assert post(client, issuer_api).status_code == 201
+    assert "code_activated" not in actions(app)
+
+
 def test_a_fresh_pending_row_of_another_worker_is_waited_for_then_refused(app, client, market, issuer_api):
     _pending_row(app, OTHER_INSTALL, minutes_ago=0)
     market.describe()

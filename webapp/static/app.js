@@ -134,6 +134,7 @@
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status === 429) { showProblem("Too many attempts: wait a minute and try again."); }
     else if (status === 403) { showProblem("Your account's role does not allow this."); }
+    else if (status === 503) { showProblem("The service cannot answer right now. Nothing was changed; try again in a minute."); }
     else { showProblem("Something went wrong (" + status + "). Nothing was changed; try again."); }
   });
 })();

@@ -120,6 +120,7 @@ class _Claim:
     binding_id: int
     token: str
     created: bool  # the row is a pending one of ours: removed on failure
+    took_over: bool = False  # from a stale claim: the worker that held it stopped mid-way
 
 
 def _pending_wait() -> float:
@@ -175,7 +176,7 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
             if result.rowcount == 1:
                 if stale:
                     log.warning("took over a stale claim on binding %s (a worker crashed?)", row.id)
-                return _Claim(row.id, token, created=row.state == BindingState.PENDING)
+                return _Claim(row.id, token, created=row.state == BindingState.PENDING, took_over=stale)
             continue
         if time.monotonic() >= deadline:
             raise IssueError(
@@ -202,10 +203,18 @@ def _release(claim: _Claim) -> None:
     db.session.commit()
 
 
-def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime) -> str:
-    """Step 3. Returns the code's marketplace status afterwards."""
+def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime,
+              *, took_over: bool = False) -> str:
+    """Step 3. Returns the code's marketplace status afterwards.
+
+    `took_over`: the claim was taken over from a worker that stopped mid-way. A code it left
+    activated (it died waiting for ActivateLicense's answer) is recorded activated now, so that
+    the audit log holds the activation whoever made it.
+    """
     mk = market()
     if lic.status != CodeStatus.INACTIVATED or mk.activate == ActivateMode.OFF:
+        if took_over and lic.status == CodeStatus.ACTIVATED:
+            _record_found_activated(code, lic, binding_id, install_id, actor, now)
         return lic.status
     failure: IssueError | None = None
     try:
@@ -239,6 +248,17 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
                  after={"code": mask(code), "error": failure.code},
                  detail="MARKETPLACE_ACTIVATE=best-effort: issuing anyway", commit=True)
     return lic.status
+
+
+def _record_found_activated(code: str, lic, binding_id: int, install_id: str, actor: str, now: datetime) -> None:
+    binding = db.session.get(CodeBinding, binding_id)
+    if binding.activated_at is not None:
+        return
+    binding.activated_at = now
+    audit.record("code_activated", actor=actor, subject=f"code:{binding_id}", install_id=install_id,
+                 after={"code": mask(code), "aliUid": mask_uid(lic.ali_uid)},
+                 detail="Found activated at the marketplace after an earlier attempt stopped mid-way "
+                        "(a worker killed or restarted before recording it).", commit=True)
 
 
 def issue_from_code(
@@ -307,7 +327,7 @@ def issue_from_code(
             replacing = current
 
         # Step 3.
-        status = _activate(code, lic, binding.id, install_id, actor, now)
+        status = _activate(code, lic, binding.id, install_id, actor, now, took_over=claim.took_over)
 
         # Step 4: one transaction.
         key = _finish(code, install_id, lic, terms, status, claim, change=change, actor=actor,
