@@ -142,6 +142,20 @@ def verify(key: str | None) -> None:
     say("valid: the signature holds under kid " + verified.kid)
 
 
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    """A password from stdin's first line (scripts), or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
+
+
+def _user_or_exit(user, email: str):
+    if user is None:
+        say(f"error: no user {email}")
+        sys.exit(2)
+    return user
+
+
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice([role.value for role in AccountRole]))
@@ -150,10 +164,7 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
     """Create an account."""
     from .auth import AccountError, create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    password = _read_password(password_stdin, "Password")
     try:
         user = create_user(email, password, role)
     except AccountError as exc:
@@ -171,14 +182,8 @@ def users_password(email: str, password_stdin: bool) -> None:
     """Set a new password; every session of the account ends (its API tokens stay)."""
     from .auth import AccountError, change_password, find_user
 
-    user = find_user(email)
-    if user is None:
-        say(f"error: no user {email}")
-        sys.exit(2)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    user = _user_or_exit(find_user(email), email)
+    password = _read_password(password_stdin, "New password")
     try:
         change_password(user, password)
     except AccountError as exc:
@@ -196,10 +201,7 @@ def users_token(email: str, revoke: bool) -> None:
     """Print a new API token (shown once), or revoke the user's tokens."""
     from .auth import create_token, find_user, revoke_tokens
 
-    user = find_user(email)
-    if user is None:
-        say(f"error: no user {email}")
-        sys.exit(2)
+    user = _user_or_exit(find_user(email), email)
     if revoke:
         count = revoke_tokens(user)
         audit.record("tokens_revoked", actor="cli", subject=f"user:{user.id}", after={"count": count})
