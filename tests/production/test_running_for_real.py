@@ -85,12 +85,19 @@ def test_the_readmes_running_for_real_runs_as_written(tmp_path, pg_url, redis_ur
         checks = answer.json()["checks"]
         assert checks["signing_key"]["ok"] and "dev-" not in checks["signing_key"]["message"]
         assert len(server.workers()) >= 2  # Redis is set: several workers by default
-        login = requests.Session()
-        page = login.get(server.url("/login"), timeout=30)
+        page = requests.get(server.url("/login"), timeout=30)
+        # Production posture: the session cookie is Secure and HSTS is on. Behind the balancer's
+        # TLS a browser returns that cookie; over this loopback HTTP the test returns it by hand.
+        assert "Secure" in page.headers["Set-Cookie"] and "Strict-Transport-Security" in page.headers
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-        signed_in = login.post(server.url("/login"), data={"email": "staff@example.com", "password": PASSWORD,
-                                                           "csrf_token": token}, timeout=30)
-        assert signed_in.status_code == 200 and "staff@example.com" in signed_in.text
+        signed_in = requests.post(server.url("/login"), data={"email": "staff@example.com", "password": PASSWORD,
+                                                              "csrf_token": token},
+                                  cookies={"session": page.cookies["session"]}, allow_redirects=False, timeout=30)
+        assert signed_in.status_code in (302, 303), signed_in.text
+        home = requests.get(server.url(signed_in.headers["Location"]) if signed_in.headers["Location"].startswith("/")
+                            else signed_in.headers["Location"], cookies={"session": signed_in.cookies["session"]},
+                            timeout=30)
+        assert home.status_code == 200 and "staff@example.com" in home.text
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)

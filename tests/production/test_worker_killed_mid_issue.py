@@ -107,7 +107,7 @@ def test_a_worker_killed_between_the_steps_of_an_issue(tmp_path, pg_url, redis_u
         return [call for call in requests.get(control + "/requests", timeout=5).json()["requests"]
                 if call.get("action") == "ActivateLicense"]
 
-    first_event = rows("SELECT coalesce(max(id), 0) AS id FROM audit_events")[0]["id"]
+    first_event = rows("SELECT coalesce(max(id), 0) AS id FROM license_audit_events")[0]["id"]
     requests.post(control + "/faults", json={"kind": "slow", "delay": 120, "actions": "ActivateLicense"}, timeout=5)
 
     # The buyer redeems; the worker claims the code and waits on ActivateLicense.
@@ -119,7 +119,7 @@ def test_a_worker_killed_between_the_steps_of_an_issue(tmp_path, pg_url, redis_u
     issuing = wait_until(lambda: connected_to(workers, market), "the issuing worker's connection to the market")
     assert len(issuing) == 1
     [victim] = issuing
-    pending = rows("SELECT state, claim_token FROM code_bindings")
+    pending = rows("SELECT state, claim_token FROM license_code_bindings")
     assert len(pending) == 1 and pending[0]["state"] == "pending" and pending[0]["claim_token"]
     os.kill(victim, signal.SIGKILL)
     buyer.join(timeout=60)
@@ -129,7 +129,7 @@ def test_a_worker_killed_between_the_steps_of_an_issue(tmp_path, pg_url, redis_u
     wait_until(lambda: len(server.workers() - {victim}) == 2, "gunicorn to replace the killed worker")
     code_state = requests.get(f"{control}/codes/{CODE}", timeout=5).json()
     assert code_state["status"] == "ACTIVATED"
-    assert rows("SELECT count(*) AS n FROM issued_keys")[0]["n"] == 0
+    assert rows("SELECT count(*) AS n FROM license_issued_keys")[0]["n"] == 0
 
     # At once: the dead worker's claim is fresh, so nobody takes it over yet.
     again = redeem(server)
@@ -138,23 +138,23 @@ def test_a_worker_killed_between_the_steps_of_an_issue(tmp_path, pg_url, redis_u
 
     # Past the claim's timeout (aged here instead of waited for), the next attempt finishes the issue.
     with database.begin() as conn:
-        conn.execute(text("UPDATE code_bindings SET claimed_at = claimed_at - interval '3 minutes'"))
+        conn.execute(text("UPDATE license_code_bindings SET claimed_at = claimed_at - interval '3 minutes'"))
     requests.delete(control + "/requests", timeout=5)
     done = redeem(server)
     assert done.status_code == 201, done.text
     assert activations() == []  # found activated: not activated twice
 
-    keys = rows("SELECT seq, status, product_key FROM issued_keys")
+    keys = rows("SELECT seq, status, product_key FROM license_issued_keys")
     assert keys == [{"seq": 1, "status": "active", "product_key": done.json()["productKey"]}]
-    [binding] = rows("SELECT state, claim_token, install_id, activated_at FROM code_bindings")
+    [binding] = rows("SELECT state, claim_token, install_id, activated_at FROM license_code_bindings")
     assert binding["state"] == "bound" and binding["claim_token"] is None and binding["install_id"] == INSTALL
     assert binding["activated_at"] is not None
     # Asked again, the same key: nothing doubled.
     repeat = redeem(server)
     assert repeat.status_code == 200 and repeat.json()["productKey"] == keys[0]["product_key"]
-    assert rows("SELECT count(*) AS n FROM issued_keys")[0]["n"] == 1
+    assert rows("SELECT count(*) AS n FROM license_issued_keys")[0]["n"] == 1
 
-    events = rows(f"SELECT id, action, after FROM audit_events WHERE id > {first_event} ORDER BY id")
+    events = rows(f"SELECT id, action, after FROM license_audit_events WHERE id > {first_event} ORDER BY id")
     assert [e["action"] for e in events] == ["redeem_refused", "code_activated", "code_bound", "key_issued"]
     assert events[0]["after"]["error"] == "issuing_in_progress"
     assert [e["id"] for e in events] == list(range(events[0]["id"], events[0]["id"] + len(events)))
