@@ -191,3 +191,25 @@ def test_the_host_consoles_database_holds_the_plugins_tables_beside_its_own(pg_u
         console_db.session.rollback()
         console_db.session.remove()
         console_db.engine.dispose()
+
+
+def test_one_key_applied_by_many_at_once_is_applied_once_on_postgresql(pg_app):
+    """tests/environment/test_concurrent_activation.py on PostgreSQL: N parallel applications of
+    one key give 1 applied and N-1 "already active", no refusal."""
+    from tests.environment.conftest import Clock, Keys
+    from tests.environment.test_concurrent_activation import apply_at_once, assert_applied_once
+
+    clock = Clock()
+    pg_app.config["LICENSE_CLOCK"] = clock
+    key = Keys(pg_app, clock).make(seq=1)
+    assert_applied_once(pg_app, apply_at_once(pg_app, key))
+
+
+def test_a_burst_of_refusals_at_once_is_one_row_on_postgresql(pg_app):
+    """Refusals at the same moment by one actor serialize on the state row: one history row with
+    their count and one audit event, whatever the interleaving."""
+    from tests.environment.conftest import Clock
+    from tests.environment.test_concurrent_activation import assert_folded, refuse_at_once
+
+    pg_app.config["LICENSE_CLOCK"] = Clock()
+    assert_folded(pg_app, refuse_at_once(pg_app))

@@ -30,6 +30,15 @@ def test_the_docs_hold_the_table_generated_from_the_code():
         assert f"| `{row.name}` |" in text
 
 
+def test_the_security_docs_hold_the_limits_generated_from_the_code():
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    assert settings.limits_markdown() in text, (
+        "docs/security.md's limits differ from webapp/settings.py: run "
+        "`.venv/bin/python -m webapp.settings --write docs/security.md`"
+    )
+    assert all(name in settings.BY_NAME for name in settings.LIMITS)
+
+
 def test_every_setting_the_plugin_reads_has_a_row():
     found: dict[str, str] = {}
     for path in sorted((ROOT / "webapp").rglob("*.py")):

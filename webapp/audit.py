@@ -87,6 +87,8 @@ ACTION_LABELS = {
     # the environment side
     "license_activated": "License activated",
     "license_activation_refused": "Activation refused",
+    "license_activation_refusals_repeated": "Activation refused again",
+    "license_activation_rate_limited": "Activation attempts held back",
     "instance_created": "Instance created",
     "instance_grown": "Instance grown",
     "instance_shrunk": "Instance shrunk",
@@ -106,7 +108,8 @@ FIELD_LABELS = {
     "count": "Count", "email": "E-mail", "error": "Reason", "expiresAt": "Expires", "id": "Record id",
     "installId": "Install ID", "name": "Name", "orderIds": "Order ids", "prefix": "Token prefix",
     "product": "Product", "reference": "Reference", "role": "Role", "seq": "Seq", "source": "Source",
-    "specification": "Specification", "type": "Type",
+    "specification": "Specification", "type": "Type", "firstAt": "First", "lastAt": "Last",
+    "retryAfter": "Wait (seconds)",
 }
 # Fields that identify rather than describe (the event's subject names the record): they go in
 # the line below the table.
@@ -120,7 +123,7 @@ VALUE_WORDS: dict[str, Mapping[str, str]] = {"source": wording.ACTIVATION_SOURCE
 # The field that holds a refusal's error code: `error` (a refused redemption), and `code` where
 # an action records its error code under that name. Shown as the reason in words
 # (`wording.REFUSAL_REASONS`), with the code beside it.
-ERROR_FIELDS = {"license_activation_refused": "code"}
+ERROR_FIELDS = {"license_activation_refused": "code", "license_activation_refusals_repeated": "code"}
 
 
 @dataclass(frozen=True)

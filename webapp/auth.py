@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
+from . import access, clock
 from .config import Role
 from .database import db
 from .extensions import login_manager
@@ -154,7 +154,8 @@ def login_redirect():
 
 
 def roles_required(*roles: str):
-    """For pages: log in first (redirect), then hold one of `roles` (403). Admin holds all."""
+    """For pages: log in first (redirect), then hold one of `roles` (403). Admin holds all.
+    Declares the view's access (`access.PAGE`), which tests/test_access.py holds it to."""
 
     def decorator(view):
         @wraps(view)
@@ -165,13 +166,14 @@ def roles_required(*roles: str):
                 abort(403)
             return view(*args, **kwargs)
 
-        return wrapped
+        return access.declare(wrapped, access.Access(access.PAGE, tuple(roles)))
 
     return decorator
 
 
 def api_roles_required(*roles: str):
-    """For `/api/v1`: a valid bearer token (401) of a user holding one of `roles` (403)."""
+    """For `/api/v1`: a valid bearer token (401) of a user holding one of `roles` (403).
+    Declares the view's access (`access.API`)."""
 
     def decorator(view):
         @wraps(view)
@@ -183,7 +185,7 @@ def api_roles_required(*roles: str):
                 abort(403)
             return view(*args, **kwargs)
 
-        return wrapped
+        return access.declare(wrapped, access.Access(access.API, tuple(roles)))
 
     return decorator
 

@@ -219,10 +219,12 @@ class PlatformState:
         return g.license_host_lets_in
 
     def actor_name(self) -> str:
-        if self.current_actor is not None:
-            return str(self.current_actor())
+        """Who acts: a bearer token's account on the plugin's `/api/v1` (which no host session
+        reaches), else the host's `current_actor`, else the signed-in account."""
         from .auth import actor_name
 
+        if self.current_actor is not None and g.get("api_user") is None:
+            return str(self.current_actor())
         return actor_name()
 
 

@@ -232,6 +232,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_PURCHASE_URL", None, text,
             "where the trial and expiry banners send people to buy or renew", "environment"),
     Setting("LICENSE_SUPPORT_URL", None, text, "where pages send people to get help", "environment"),
+    Setting("LICENSE_REFUSAL_ACTOR_LIMITS", "10/minute;60/hour", text,
+            "refused key applications (pasted keys, redemptions) one person may make: past it, applying "
+            "answers `rate_limited` (429) until the window frees up; empty: no limit (docs/security.md)",
+            "environment"),
+    Setting("LICENSE_REFUSAL_ENVIRONMENT_LIMITS", "30/minute;300/hour", text,
+            "refused key applications of everyone in this environment together, likewise", "environment"),
+    Setting("LICENSE_REFUSAL_FOLD_SECONDS", 3600, integer,
+            "identical refusals in a row (same person, how, error and key) within this many seconds of the "
+            "first are one activation history row with a count", "environment"),
     Setting("LICENSE_CLOCK", None, None,
             "for tests: a callable answering an aware datetime, replacing the wall clock on both sides "
             "(`webapp/clock.py`)", "both", default_doc="unset (the system clock)"),
@@ -376,19 +385,49 @@ def markdown() -> str:
     return "\n".join(out)
 
 
+# The settings that bound what one client, account or environment may do, for docs/security.md
+# ("Limits"), in the order the table there lists them.
+LIMITS = (
+    "LICENSE_LOGIN_RATE_LIMIT", "LICENSE_REFUSAL_ACTOR_LIMITS", "LICENSE_REFUSAL_ENVIRONMENT_LIMITS",
+    "LICENSE_REFUSAL_FOLD_SECONDS", "VENDOR_REDEEM_CLIENT_LIMITS", "VENDOR_REDEEM_CODE_LIMITS",
+    "VENDOR_REDEEM_OWNER_LIMITS", "VENDOR_REDEEM_CODE_CACHE_SECONDS", "MAX_CONTENT_LENGTH",
+    "LICENSE_MAX_CONTENT_LENGTH",
+)
+LIMITS_START = "<!-- limits: generated from webapp/settings.py by `python -m webapp.settings --write docs/security.md` -->"
+LIMITS_END = "<!-- end of limits -->"
+
+
+def limits_markdown() -> str:
+    """The table of limits of docs/security.md: each limit's setting, default and meaning."""
+    out = [LIMITS_START, "", "| setting | side | default | what it limits |", "|---|---|---|---|"]
+    for name in LIMITS:
+        row = BY_NAME[name]
+        out.append(f"| `{row.name}` | {row.side} | {_show_default(row)} | {row.doc.replace('|', chr(92) + '|')} |")
+    out += ["", LIMITS_END]
+    return "\n".join(out)
+
+
+GENERATED = ((TABLE_START, TABLE_END, markdown), (LIMITS_START, LIMITS_END, limits_markdown))
+
+
 def write_docs(path: str | os.PathLike) -> bool:
-    """Put the generated tables between the markers of `path`; True when it changed."""
+    """Put the generated tables between the markers `path` holds (the settings of
+    docs/configuration.md, the limits of docs/security.md); True when it changed."""
     path = Path(path)
     current = path.read_text(encoding="utf-8")
-    head, _, rest = current.partition(TABLE_START)
-    _, _, tail = rest.partition(TABLE_END)
-    updated = head + markdown() + tail
+    updated = current
+    for start, end, produce in GENERATED:
+        if start not in updated:
+            continue
+        head, _, rest = updated.partition(start)
+        _, _, tail = rest.partition(end)
+        updated = head + produce() + tail
     if updated != current:
         path.write_text(updated, encoding="utf-8")
     return updated != current
 
 
-if __name__ == "__main__":  # python -m webapp.settings [--write docs/configuration.md]
+if __name__ == "__main__":  # python -m webapp.settings [--write docs/configuration.md | docs/security.md]
     if len(sys.argv) == 3 and sys.argv[1] == "--write":
         print("updated" if write_docs(sys.argv[2]) else "unchanged", sys.argv[2], file=sys.stderr)
     else:

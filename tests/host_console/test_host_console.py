@@ -81,6 +81,28 @@ def test_the_plugins_api_under_the_prefix_with_a_bearer_token(app, client):
     assert too_big.status_code == 413 and too_big.get_json()["error"]["code"] == "payload_too_large"
 
 
+def test_the_api_acts_as_its_tokens_account_not_as_the_hosts_user(app, client, keys):
+    """An API call carries no session of the host's: what it does is recorded under the plugin
+    account of its bearer token (the walk of test_host_access.py found a 500: the host's
+    `current_actor` asked for the e-mail of an anonymous console user)."""
+    from webapp.auth import create_token, create_user
+    from webapp.environment.models import Activation
+
+    with app.app_context():
+        token = create_token(create_user("robot@console.example", "robot password 1", "operator"))
+        db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = client.post("/license/api/v1/environment/license", json={"productKey": "no key"}, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "malformed_key"
+    applied = client.post("/license/api/v1/environment/license", json={"productKey": keys.make(seq=1)},
+                          headers=headers)
+    assert applied.status_code == 200
+    redeem = client.post("/license/api/v1/environment/redeem", json={"authorizationCode": ""}, headers=headers)
+    assert redeem.status_code == 422
+    with app.app_context():
+        assert [row.actor for row in db.session.scalars(db.select(Activation))] == ["robot@console.example"] * 2
+
+
 def test_the_hosts_app_wide_settings_stay_the_hosts(app):
     assert app.config["MAX_CONTENT_LENGTH"] is None and app.config["SESSION_COOKIE_SAMESITE"] is None
 

@@ -39,7 +39,7 @@ __all__ = [
 def init_app(app, state) -> None:
     """Register the environment side's blueprints, nav items, home, banners and badge."""
     from ..models.accounts import AccountRole
-    from . import json_api, license_record, notices, views
+    from . import json_api, license_record, notices, refusal_limits, views
 
     state.register_blueprint(app, views.bp)
     state.register_blueprint(app, json_api.bp)
@@ -48,6 +48,7 @@ def init_app(app, state) -> None:
 
     claim_context_names(app, views.labels())
     app.after_request(license_record.flush_high_water)
+    refusal_limits.init_app(app)
 
     state.add_nav("environment.settings", "Settings", AccountRole.OPERATOR)
     state.add_nav("environment.instances", "Instances", AccountRole.OPERATOR)

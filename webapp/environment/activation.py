@@ -3,12 +3,20 @@ license (4-7), preview, apply, or refuse with a record; the activation history; 
 authorization code that "Check for renewal" redeems again.
 
 Activations first update the state row, which serializes them on every database (a row lock on
-PostgreSQL, the write lock on SQLite), and apply only a key newer than the running one.
+PostgreSQL, the write lock on SQLite), and apply only a key newer than the running one; the same
+key applied by two requests at once is applied by one and "already active" for the other.
+
+Refusals are limited per actor and per environment (:mod:`.refusal_limits`), and identical
+refusals in a row fold into one history row with a count (:func:`record_refusal`): the history
+stays bounded under a flood of bad keys, and the audit log keeps the first of them in full and a
+summary of the rest.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -18,6 +26,7 @@ from ..authorization_code import mask
 from ..database import db
 from ..datakey import DataKeyError, data_key
 from . import license_rules as sm
+from . import refusal_limits
 from .license_record import current_license, forget, raise_high_water, state_row
 from .models import STATE_ROW_ID, Activation, ActivationResult, ActivationSource, EnvironmentState
 
@@ -46,10 +55,12 @@ def _checked(text: str, *, actor: str | None, source: str) -> tuple[sm.LicenseSt
     """Steps 1-7 against the license as it stands now: (before, key, already active).
 
     A blank submission is refused without a record; any other refusal is recorded in the
-    activation history and the audit log, then raised (ProductKeyError).
+    activation history and the audit log, then raised (ProductKeyError). While the actor or the
+    environment has had too many refusals, nothing is checked or recorded: RefusalsLimited.
     """
     _refuse_blank(text)
     before = current_license(fresh=True)
+    refusal_limits.check(actor or audit.current_actor_name(), before.install_id)
     try:
         key = verify(text)
         already = sm.check_key(key, before)
@@ -133,8 +144,17 @@ def apply_key(
             **forgotten,
         )
     ).rowcount
-    if done != 1:  # a newer key was applied between the check and this write
+    if done != 1:  # another key was applied between the check and this write
         db.session.rollback()
+        running = current_license(fresh=True)
+        if running.terms.id == lic.id and running.terms.seq == lic.seq:
+            # This very key, applied by a request at the same moment: already active, no refusal.
+            if authorization_code:
+                _remember_code(authorization_code)
+                db.session.commit()
+                forget()
+                running = current_license(fresh=True)
+            return Applied(running, running, True, key)
         headline = "A newer key was applied at the same moment."
         exc = product_key.ProductKeyError(
             "older_key",
@@ -146,6 +166,7 @@ def apply_key(
     if authorization_code:
         _remember_code(authorization_code)
     b = before.terms
+    _close_folded_refusals(_latest_activation(), before.install_id)
     db.session.add(
         Activation(
             at=now,
@@ -189,6 +210,72 @@ def _terms_summary(t: sm.Terms) -> dict:
     }
 
 
+def fingerprint(text: str | None, reference: str | None = None) -> str | None:
+    """What makes two refusals "the same key": the SHA-256 of the text sent, whitespace left out
+    (as the codec reads it), or for a redemption refused before any key came back, of the masked
+    authorization code. None when there is neither."""
+    if text and text.strip():
+        seen = "key " + "".join(text.split())
+    elif reference:
+        seen = "code " + reference
+    else:
+        return None
+    return hashlib.sha256(seen.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def folds_into(latest: Activation | None, *, actor: str, source: str, code: str, key_fingerprint: str | None,
+               now: datetime, window: timedelta) -> bool:
+    """Whether a refusal is one more of the history's latest row (pure): that row is a refusal by
+    the same actor, made the same way, for the same reason, of the same key, and its first
+    refusal is less than `window` before `now`. Anything else in between (an applied key, another
+    refusal) starts a new row."""
+    if latest is None or latest.result != ActivationResult.REFUSED or window <= timedelta(0):
+        return False
+    return (
+        latest.actor == actor
+        and latest.source == source
+        and latest.error_code == code
+        and latest.key_fingerprint == key_fingerprint
+        and timedelta(0) <= now - latest.at < window
+    )
+
+
+def _latest_activation() -> Activation | None:
+    """The history's latest row as the database has it now (another request may have counted on it)."""
+    return db.session.scalar(select(Activation).order_by(Activation.id.desc()).limit(1)
+                             .execution_options(populate_existing=True))
+
+
+def _serialize_history() -> None:
+    """Take the state row's lock (a row lock on PostgreSQL, the write lock on SQLite) before
+    reading the latest history row, so that two refusals at once never both fold into it or both
+    close it."""
+    db.session.execute(
+        update(EnvironmentState)
+        .where(EnvironmentState.id == STATE_ROW_ID)
+        .values(revision=EnvironmentState.revision)
+    )
+
+
+def _close_folded_refusals(latest: Activation | None, install_id: str) -> None:
+    """A new history row closes the latest one: when it folded repeats, the audit log gets their
+    summary (`license_activation_refusals_repeated`: how many in all, the first and the last)."""
+    if latest is None or latest.result != ActivationResult.REFUSED or (latest.count or 1) < 2:
+        return
+    first, last = latest.at, latest.last_seen_at or latest.at
+    audit.record(
+        "license_activation_refusals_repeated",
+        actor=latest.actor,
+        subject=f"license:{latest.key_id}" if latest.key_id else None,
+        install_id=install_id,
+        after={"code": latest.error_code, "count": latest.count, "source": latest.source, "seq": latest.key_seq,
+               "firstAt": product_key.format_time(first), "lastAt": product_key.format_time(last)},
+        detail=f"The same refusal {latest.count} times in all from {product_key.format_time(first)} to "
+               f"{product_key.format_time(last)}; the first is recorded on its own "
+               f"(activation history row {latest.id}).",
+    )
+
+
 def record_refusal(
     text: str | None,
     code: str,
@@ -199,9 +286,15 @@ def record_refusal(
     reference: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """A refused key (or redemption) in the activation history and the audit log. ``reason``, the
-    codec's precise technical reason, goes to the audit log only (for support): the history
-    keeps the message people read."""
+    """A refused key (or redemption) in the activation history and the audit log, counted against
+    the refusal limits. ``reason``, the codec's precise technical reason, goes to the audit log
+    only (for support): the history keeps the message people read.
+
+    The same refusal again (same actor, source, error code and key; :func:`folds_into`) within
+    ``LICENSE_REFUSAL_FOLD_SECONDS`` of the latest row's first adds one to that row's ``count``
+    and moves its ``last_seen_at``, with no audit event of its own; the next row to be written
+    closes it with a summary in the audit log (:func:`_close_folded_refusals`).
+    """
     actor = actor or audit.current_actor_name()
     db.session.rollback()
     seen: dict = {}
@@ -211,9 +304,28 @@ def record_refusal(
         except product_key.ProductKeyError:
             seen = {}
     row = state_row()
+    install_id = row.install_id
+    _serialize_history()
+    now = sm.effective_now(clock.now(), row.high_water_at)
+    key_fingerprint = fingerprint(text, reference)
+    latest = _latest_activation()
+    window = timedelta(seconds=current_app.config["LICENSE_REFUSAL_FOLD_SECONDS"] or 0)
+    if folds_into(latest, actor=actor, source=source, code=code, key_fingerprint=key_fingerprint,
+                  now=now, window=window):
+        db.session.execute(
+            update(Activation)
+            .where(Activation.id == latest.id)
+            .values(count=Activation.count + 1, last_seen_at=now)
+        )
+        db.session.commit()
+        refusal_limits.count(actor, install_id)
+        return
+    _close_folded_refusals(latest, install_id)
     db.session.add(
         Activation(
-            at=sm.effective_now(clock.now(), row.high_water_at),
+            at=now,
+            last_seen_at=now,
+            count=1,
             actor=actor,
             source=source,
             result=ActivationResult.REFUSED,
@@ -224,17 +336,19 @@ def record_refusal(
             key_aku=seen.get("aku"),
             key_expires_at=seen.get("expires_at"),
             key_reference=reference or seen.get("reference"),
+            key_fingerprint=key_fingerprint,
         )
     )
     audit.record(
         "license_activation_refused",
         actor=actor,
         subject=f"license:{seen['id']}" if "id" in seen else None,
-        install_id=row.install_id,
+        install_id=install_id,
         after={"code": code, "seq": seen.get("seq"), "source": source},
         detail=message + (f" (reason: {reason})" if reason else ""),
     )
     db.session.commit()
+    refusal_limits.count(actor, install_id)
 
 
 def history(limit: int = 50) -> list[Activation]:

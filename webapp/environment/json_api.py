@@ -4,6 +4,7 @@
     POST   /environment/license         {"productKey"}: apply a key
     POST   /environment/redeem          {"authorizationCode"}: get a key online and apply it
     POST   /environment/renewal-check   re-redeem the remembered authorization code
+    GET    /environment/activations     the activation history, in words
     GET    /instances, POST /instances  {"name", "aku"}
     PATCH  /instances/<id> {"aku"}, DELETE /instances/<id>
 """
@@ -18,7 +19,8 @@ from ..extensions import csrf
 from ..models.accounts import AccountRole
 from ..redeem_interface import RedeemError
 from . import license_rules as sm
-from . import activation, instances, license_record, online
+from . import activation, instances, license_record, online, wording
+from .refusal_limits import RefusalsLimited
 
 bp = Blueprint("environment_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -27,6 +29,8 @@ csrf.exempt(bp)
 MAX_LICENSE_BODY = 64 * 1024
 
 operator = api_roles_required(AccountRole.OPERATOR)
+
+HISTORY_SHOWN = 50  # as on the Settings page
 
 
 def _body(limit: int = MAX_LICENSE_BODY) -> dict | None:
@@ -45,7 +49,8 @@ def _key_error(exc: product_key.ProductKeyError):
     return api_error(exc.code, exc.message, 422, **extra)
 
 
-def _redeem_error(exc: RedeemError):
+def _redeem_error(exc: RedeemError | RefusalsLimited):
+    """The vendor's refusal with its status, or too many refusals here (429): with `Retry-After`."""
     response = api_error(exc.code, exc.message, exc.http_status)
     if exc.retry_after:
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -81,6 +86,8 @@ def apply_license():
         applied = activation.apply_key(text)
     except product_key.ProductKeyError as exc:
         return _key_error(exc)
+    except RefusalsLimited as exc:
+        return _redeem_error(exc)
     return _applied(applied)
 
 
@@ -88,7 +95,7 @@ def _online(activate, *, renewal: bool = False):
     """Answer an online activation: the document, the vendor's refusal, or the key's refusal."""
     try:
         applied = activate()
-    except RedeemError as exc:
+    except (RedeemError, RefusalsLimited) as exc:
         return _redeem_error(exc)
     except product_key.ProductKeyError as exc:
         return _key_error(exc)
@@ -106,6 +113,16 @@ def redeem():
 @operator
 def renewal_check():
     return _online(online.renewal_check, renewal=True)
+
+
+@bp.get("/environment/activations")
+@operator
+def activations():
+    """The activation history, newest first, as the Settings page shows it: the latest
+    `HISTORY_SHOWN`, and whether there are more (the audit log keeps every one)."""
+    rows = activation.history(HISTORY_SHOWN + 1)
+    return jsonify({"items": [wording.history_json(row) for row in rows[:HISTORY_SHOWN]],
+                    "more": len(rows) > HISTORY_SHOWN})
 
 
 def _instance_error(exc: instances.InstanceError | sm.CapacityError):

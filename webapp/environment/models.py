@@ -6,6 +6,8 @@
   and the remembered authorization code (encrypted with `LICENSE_DATA_KEY`). Reading the
   license is one primary-key read of this row.
 - `license_environment_activations`: every applied and every refused key (who, when, why).
+  Identical refusals in a row (same actor, how, error code and key) within
+  `LICENSE_REFUSAL_FOLD_SECONDS` of the row's first are one row: `count` and `last_seen_at`.
 - `license_environment_instances`: the instances that use capacity (name unique, AKU).
 """
 from __future__ import annotations
@@ -73,7 +75,9 @@ class EnvironmentState(db.Model):
 
 
 class Activation(db.Model):
-    """One attempt to apply a product key: applied or refused."""
+    """One attempt to apply a product key: applied or refused; a refused row may stand for
+    `count` identical refusals in a row, the first at `at` and the last at `last_seen_at`
+    (`activation.record_refusal`)."""
 
     __tablename__ = "license_environment_activations"
 
@@ -94,6 +98,12 @@ class Activation(db.Model):
     previous_seq: Mapped[int | None]
     previous_aku: Mapped[int | None]
     previous_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Identical refusals folded into this row: how many (1 for every applied row), the last one's
+    # time, and what identifies "the same key" (the SHA-256 of the text sent, or of the masked
+    # authorization code a redemption was refused for).
+    count: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class Instance(db.Model):

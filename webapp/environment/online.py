@@ -21,6 +21,7 @@ from .. import audit, authorization_code
 from ..authorization_code import mask
 from ..redeem_interface import RedeemError
 from .activation import Applied, apply_key, record_refusal, remembered_code
+from . import refusal_limits
 from .license_record import current_license
 from .models import ActivationSource
 
@@ -156,11 +157,13 @@ def redeem(code: object, *, actor: str | None = None, source: str = ActivationSo
     """Fetch a product key for an authorization code from the vendor and apply it.
 
     RedeemError for the vendor's refusals (recorded in the history, except when online
-    activation is not configured at all); ProductKeyError when the key itself is refused.
+    activation is not configured at all); ProductKeyError when the key itself is refused;
+    RefusalsLimited, before the vendor is asked, while too many attempts were refused.
     """
     actor = actor or audit.current_actor_name()
     code = normalize_code(code)
     current = current_license(fresh=True)
+    refusal_limits.check(actor, current.install_id)
     try:
         answer = fetch_product_key(code, current.install_id)
     except RedeemError as exc:

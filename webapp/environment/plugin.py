@@ -20,6 +20,7 @@ from flask import abort, current_app, g, has_request_context, request
 from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .. import access
 from ..errors import api_error, is_api_request
 from ..models.accounts import AccountRole
 from . import license_rules as sm
@@ -102,7 +103,8 @@ def operator_page(view):
     ``init_app``, otherwise the app's own accounts with role ``operator`` (admin passes).
 
     ``login_check()`` answers True (allowed), False (403), or a response to send instead (for
-    example a redirect to the host's login page).
+    example a redirect to the host's login page). Declares the view's access
+    (`access.OPERATOR_PAGE`).
     """
     from ..auth import roles_required
 
@@ -120,7 +122,7 @@ def operator_page(view):
             abort(403)
         return view(*args, **kwargs)
 
-    return wrapped
+    return access.declare(wrapped, access.Access(access.OPERATOR_PAGE, (AccountRole.OPERATOR,)))
 
 
 def may_see_license() -> bool:

@@ -17,6 +17,7 @@ from ..timefmt import for_people
 from . import license_rules as sm
 from . import activation, instances, license_record, online, wording
 from .online import online_configured
+from .refusal_limits import RefusalsLimited
 from .plugin import operator_page
 
 bp = Blueprint("environment", __name__)
@@ -71,10 +72,19 @@ def license_card():
     return _license_card(panel=panel, focus_update=request.args.get("focus") == "update")
 
 
-def _refused_key(exc: product_key.ProductKeyError, text: str):
-    """The form again, with what was pasted and the refusal inline (422; htmx swaps it)."""
-    response = _license_card(422, panel="update", error=exc, key_text=text)
+def _refused_key(exc: product_key.ProductKeyError | RefusalsLimited, text: str):
+    """The form again, with what was pasted and the refusal inline (422; htmx swaps it). Too
+    many refusals is a wait, with `Retry-After` (and nothing recorded)."""
+    response = _license_card(_refusal_status(exc), panel="update", error=exc, key_text=text)
+    if isinstance(exc, RefusalsLimited):
+        return _retry_after(response, exc)
     return trigger(response, "activation-recorded")
+
+
+def _refusal_status(exc: Exception, status: int = 422) -> int:
+    """The status of a refusal's answer: too many refused keys is 429 to a plain form, and to
+    htmx (which swaps no 429, by the base template's `responseHandling`) the card's `status`."""
+    return 429 if isinstance(exc, RefusalsLimited) and not wants_fragment() else status
 
 
 @bp.post("/settings/license/preview")
@@ -83,7 +93,7 @@ def preview():
     text = (request.form.get("product_key") or "").strip()
     try:
         result = activation.inspect_key(text)
-    except product_key.ProductKeyError as exc:
+    except (product_key.ProductKeyError, RefusalsLimited) as exc:
         return _refused_key(exc, text)
     return _license_card(panel="preview", preview=result, key_text=text)
 
@@ -94,7 +104,7 @@ def apply():
     text = (request.form.get("product_key") or "").strip()
     try:
         applied = activation.apply_key(text)
-    except product_key.ProductKeyError as exc:
+    except (product_key.ProductKeyError, RefusalsLimited) as exc:
         return _refused_key(exc, text)
     message = _applied_message(applied)
     return done(message, url_for(".settings"), *LICENSE_EVENTS, fragment=_license_card(message=message))
@@ -133,7 +143,7 @@ def _retry_after(response, exc):
 def renewal_check():
     try:
         applied = online.renewal_check()
-    except (RedeemError, product_key.ProductKeyError) as exc:
+    except (RedeemError, product_key.ProductKeyError, RefusalsLimited) as exc:
         # A status htmx swaps (the base template's responseHandling): a 429 answers 422, with
         # the vendor's Retry-After.
         status = exc.http_status if isinstance(exc, RedeemError) and exc.http_status in (409, 422) else 422
@@ -154,8 +164,8 @@ def redeem():
     code = request.form.get("authorization_code") or ""
     try:
         applied = online.redeem(code)
-    except (RedeemError, product_key.ProductKeyError) as exc:
-        status = 409 if isinstance(exc, RedeemError) and exc.http_status == 409 else 422
+    except (RedeemError, product_key.ProductKeyError, RefusalsLimited) as exc:
+        status = _refusal_status(exc, 409 if isinstance(exc, RedeemError) and exc.http_status == 409 else 422)
         response = render(
             "license/environment/settings.html",
             "license/environment/_redeem_card.html",
@@ -263,6 +273,7 @@ def labels():
         "env_wait_codes": wording.WAIT_CODES,
         "env_error_parts": wording.error_parts,
         "env_history_key": wording.history_key,
+        "env_repeats": wording.repeats,
         "env_renewal_check_headline": wording.renewal_check_headline,
         "env_is_wait": wording.is_wait,
     }

@@ -7,10 +7,13 @@ of :mod:`webapp.environment.views`, so tests call them directly:
 - :func:`is_wait`, :func:`renewal_check_headline`: a rate limit is a wait, shown calmly;
 - :func:`refusal_reason`: a refusal in a few words, for the history's "Refused: ..." (never the
   error code);
-- :func:`history_key`: what could be read of a history row's key, as parts to join.
+- :func:`history_key`: what could be read of a history row's key, as parts to join;
+- :func:`repeats`: how often a folded refusal was seen; :func:`history_json`: a history row for
+  the JSON API, in words too.
 """
 from __future__ import annotations
 
+from .. import product_key
 from .. import wording as shared
 from ..timefmt import for_people
 from .models import ActivationSource
@@ -76,3 +79,66 @@ def history_key(row) -> list[str]:
         no_key = not parts and row.source in (ActivationSource.REDEEM, ActivationSource.RENEWAL_CHECK)
         parts.append(f"{'authorization code' if no_key else 'reference'} {row.key_reference}")
     return parts
+
+
+def repeats(row) -> str | None:
+    """How often a history row's refusal was seen, when more than once: "12 times, the last at
+    2026-11-01 09:05 UTC" (identical refusals in a row are one row: `activation.record_refusal`)."""
+    count = row.count or 1
+    if count < 2:
+        return None
+    return f"{count} times, the last at {for_people(row.last_seen_at or row.at)}"
+
+
+def history_result(row) -> str:
+    """The result in words: "Applied", "Refused: older than the running key", or for a rate
+    limit of the vendor's "Wait: too many attempts"."""
+    if row.result == "applied":
+        return "Applied"
+    label = "Wait" if row.error_code in WAIT_CODES else "Refused"
+    return f"{label}: {refusal_reason(row.error_code)}"
+
+
+def history_sentence(row) -> str:
+    """A history row as one sentence or two, as the Settings page's table reads it:
+    "Refused: older than the running key, 12 times, the last at …. Product key by
+    ops@example.com at …: key sequence 1 · 40 AKU · until …"."""
+    said = history_result(row)
+    times = repeats(row)
+    if times:
+        said += f", {times}"
+    key = " · ".join(history_key(row))
+    how = SOURCES.get(row.source, row.source)
+    return f"{said}. {how} by {row.actor} at {for_people(row.at)}" + (f": {key}." if key else ".")
+
+
+def history_json(row) -> dict:
+    """A history row for `GET /api/v1/environment/activations`: the recorded facts, and the same
+    words as the page (`how`, `reason`, `key`, `summary`)."""
+    def iso(moment):
+        return product_key.format_time(moment) if moment else None
+
+    refused = row.result != "applied"
+    return {
+        "id": row.id,
+        "at": iso(row.at),
+        "lastAt": iso(row.last_seen_at or row.at),
+        "count": row.count or 1,
+        "actor": row.actor,
+        "source": row.source,
+        "how": SOURCES.get(row.source, row.source),
+        "result": row.result,
+        "errorCode": row.error_code,
+        "reason": refusal_reason(row.error_code) if refused else None,
+        "message": row.error_message,
+        "key": " · ".join(history_key(row)) or None,
+        "keyId": row.key_id,
+        "keySeq": row.key_seq,
+        "keyAku": row.key_aku,
+        "keyExpiresAt": iso(row.key_expires_at),
+        "keyReference": row.key_reference,
+        "previousSeq": row.previous_seq,
+        "previousAku": row.previous_aku,
+        "previousExpiresAt": iso(row.previous_expires_at),
+        "summary": history_sentence(row),
+    }

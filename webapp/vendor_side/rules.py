@@ -21,6 +21,7 @@ from marketplace_adapter.parsing import CodeStatus, LIVE_STATUSES
 
 from .. import authorization_code, product_key
 from ..redeem_interface import RedeemError
+from ..wording import limit_phrase, wait_phrase  # noqa: F401 - the vendor's names for them
 from .specs import Spec, find_spec, specification_of
 
 WHERE_IS_THE_CODE = (
@@ -169,35 +170,7 @@ def code_discarded() -> IssueError:
 
 
 # ------------------------------------------------------------------------------------------
-# Waits, written for people
-
-
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-
-
-def wait_phrase(seconds: float) -> str:
-    """A wait as people say it: "30 seconds" (under a minute), "58 minutes" (under an hour),
-    "about 1 hour", "about 23 hours". Never shorter than the wait: seconds and minutes are
-    rounded up, hours (said with "about") to the nearest."""
-    seconds = max(1, math.ceil(seconds))
-    if seconds < 60:
-        return _plural(seconds, "second")
-    minutes = math.ceil(seconds / 60)
-    if minutes < 60:
-        return _plural(minutes, "minute")
-    return "about " + _plural(max(1, round(seconds / 3600)), "hour")
-
-
-_PER = {"second": "a second", "minute": "a minute", "hour": "an hour", "day": "a day", "month": "a month",
-        "year": "a year"}
-
-
-def limit_phrase(amount: int, multiples: int, granularity: str) -> str:
-    """A rate limit as people say it: "5 an hour", "50 a day", "100 every 2 hours"."""
-    if multiples == 1 and granularity in _PER:
-        return f"{amount} {_PER[granularity]}"
-    return f"{amount} every {_plural(multiples, granularity)}"
+# Waits, written for people (the words are shared: webapp/wording.py)
 
 
 def rate_limit_message(scope: str, seconds: float, limit: str | None = None) -> str:
