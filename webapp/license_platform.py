@@ -346,6 +346,7 @@ class LicensePlatform:
         state.register_blueprint(app, ui)
         # Its templates are all under templates/license/: no host template may be found first.
         template_names.refuse_shadowed_templates(app, TEMPLATES_DIR)
+        template_names.autoescape_own_templates(app)
         template_names.claim_context_names(app, CONTEXT_NAMES)
         if not state.hosted:
             errors.init_app(app)
