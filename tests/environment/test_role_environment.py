@@ -80,6 +80,21 @@ def test_redeem_vendor_errors_over_http(client, op):
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "vendor_unreachable"
 
 
+@responses.activate
+def test_a_crafted_vendor_answer_is_unexpected_not_a_crash(client, op):
+    """Issue 11: a Retry-After of "²" (passes str.isdigit(), fails int()) and a body nested past
+    what Python parses are answers the environment reads as such, not 500s."""
+    responses.post(VENDOR + "/api/v1/redeem", status=429, headers={"Retry-After": "²"},
+                   json={"error": {"code": "rate_limited", "message": "Too many attempts."}})
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE-7Q2K"}, headers=op)
+    assert response.status_code == 429 and response.get_json()["error"]["code"] == "rate_limited"
+    assert "Retry-After" not in response.headers
+    responses.replace(responses.POST, VENDOR + "/api/v1/redeem", status=200, body="[" * 100_000,
+                      content_type="application/json")
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE-7Q2K"}, headers=op)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "vendor_unreachable"
+
+
 def test_redeem_not_configured(app, client, op):
     app.config["LICENSE_VENDOR_URL"] = None
     response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE"}, headers=op)

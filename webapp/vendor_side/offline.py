@@ -5,7 +5,6 @@ signs, records and audits the key.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from .. import audit, clock
+from ..inputs import whole_number
 from ..cli import command_line
 from ..database import db
 from ..product_key import Channel, KeyType
@@ -57,15 +57,6 @@ def _text(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return ""
-
-
-def whole_number(text: object, low: int, high: int) -> int | None:
-    """`text` as a whole number from `low` to `high`, written in ASCII digits; None otherwise."""
-    text = _text(text)
-    if not re.fullmatch(r"[0-9]{1,9}", text):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
 
 
 def read_order(values: Mapping[str, object]) -> OfflineOrder:
