@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from .. import audit, clock
-from ..inputs import whole_number
+from ..inputs import control_character, whole_number
 from ..cli import command_line
 from ..database import db
 from ..product_key import Channel, KeyType
@@ -82,8 +82,12 @@ def read_order(values: Mapping[str, object]) -> OfflineOrder:
                               else "Give the contract number: it is the key's reference.")
     elif len(text["contract"]) > MAX_REFERENCE:
         errors["contract"] = f"The reference has at most {MAX_REFERENCE} characters."
+    elif character := control_character(text["contract"]):
+        errors["contract"] = f"The reference holds a control character ({character}): remove it."
     if not text["reason"]:
         errors["reason"] = "Give a reason: every offline key is audited."
+    elif character := control_character(text["reason"]):
+        errors["reason"] = f"The reason holds a control character ({character}): remove it."
     if errors:
         raise OrderInvalid(errors)
     return OfflineOrder(install_id=install_id, aku=aku, days=days, contract=text["contract"],
