@@ -13,7 +13,8 @@ htmx would turn into requests). What must hold, whatever the input:
   bindings as they were.
 
 The routes come from `app.url_map` and the field names from the app's own source (what its views
-read, what its templates name), so a new route or field is covered without editing this test.
+read, what its templates name), so a new route or field is covered without editing this test
+(`tests/hostile.py`, shared with the live fuzz run, `tests/fuzz_live.py`).
 `test_every_route_with_each_kind_of_hostile_value` sends each kind to every route (deterministic);
 `test_hostile_requests_of_any_shape` lets hypothesis combine them (derandomized, no database of
 examples, so it is the same run in CI every time). Both together take well under a minute.
@@ -21,10 +22,6 @@ examples, so it is the same run in CI every time). Both together take well under
 from __future__ import annotations
 
 import json
-import re
-from html.parser import HTMLParser
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,34 +31,16 @@ from webapp.database import db
 from webapp.environment.models import EnvironmentState, Instance
 from webapp.vendor_side.models import CodeBinding, IssuedKey
 
-ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("anonymous", "operator", "issuer", "admin")
+from .hostile import (ALL, GATES, KINDS, MARKUP, NESTED, ROLES, field_names, fill_path, hostile_elements,
+                      routes)
+
 PASSWORD = "correct horse battery"
 READY = "DEMO-AKU20-READY-7K3Q"
-METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 # ------------------------------------------------------------------ hostile values
 
-MARKUP = [
-    '</textarea><p data-hostile hx-post="/vendor/attention/check" hx-trigger="load">x</p><textarea>',
-    '"><img data-hostile src=x>',
-    "' data-hostile='1",
-    '" data-hostile="1',
-    "<script data-hostile>alert(1)</script>",
-    '<div data-hostile hx-get="/healthz" hx-trigger="load"></div>',
-]
-OTHER_DIGITS = ["²", "１", "٣", "߀", "𝟙", "Ⅻ", "½", "१२३", "１２３４"]
-HUGE = ["1" * 5000, "9" * 20, str(2**31), str(2**63), str(2**64), "-1", "0", "1e309", "NaN"]
-NESTED = ["[" * 8000, '{"a":' * 1500, "[" * 4000 + "]" * 4000]
-CONTROL = ["\x00", "a\x00b", "\x1b[31m", "\x7f", "\x85", "x\x08", "\u2028", "\ufeff", "\r\nSet-Cookie: a=b"]
-# Fields whose value decides whether a request does anything; the rest are free text.
-GATES = {"install_id", "installId", "code", "authorizationCode", "authorization_code", "aku", "days", "type",
-         "product_key", "productKey", "action", "email", "password", "status", "panel", "before", "after", "since",
-         "until", "next", "limit", "cursor", "aliUid", "last4"}
-KINDS = {"markup": MARKUP, "other digits": OTHER_DIGITS, "huge": HUGE, "nested": NESTED, "control": CONTROL}
-
 hostile_text = st.one_of(
-    st.sampled_from(MARKUP + OTHER_DIGITS + HUGE + NESTED + CONTROL),
+    st.sampled_from(ALL),
     st.text(max_size=40),
     st.text(alphabet=st.characters(categories=["Cc", "Nd", "No", "Nl", "Zs", "Sm", "Po"]), max_size=12),
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
@@ -72,39 +51,6 @@ hostile_json = st.recursive(
     lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)),
     max_leaves=8,
 )
-
-
-# ------------------------------------------------------------------ what the app reads
-
-
-def field_names() -> list[str]:
-    """Every name the app reads from a form, a query or a JSON body, from its own source."""
-    names: set[str] = set()
-    python = "\n".join(p.read_text() for p in (ROOT / "webapp").rglob("*.py") if "migrations" not in p.parts)
-    names |= set(re.findall(r"(?:form|args|body|values)\.get\(\s*[\"']([A-Za-z_]\w*)[\"']", python))
-    names |= set(re.findall(r"_text\(body,\s*\"(\w+)\"\)", python))
-    names |= set(re.findall(r"request\.form\[\"(\w+)\"\]", python))
-    templates = "\n".join(p.read_text() for p in (ROOT / "templates").rglob("*") if p.is_file())
-    names |= set(re.findall(r'name="([A-Za-z_]\w*)"', templates))
-    names |= set(re.findall(r'field\(\s*"(\w+)"', templates))
-    from webapp.forms import LoginForm
-    from webapp.vendor_side.offline import FIELDS
-
-    names |= set(FIELDS) | {name for name in dir(LoginForm) if not name.startswith("_")
-                            and hasattr(getattr(LoginForm, name), "field_class")}
-    # Names of other libraries' arguments (Alembic's `args.get`) and of the page's own markup.
-    return sorted(names - {"include_name", "process_revision_directives", "on_version_apply", "viewport", "error"})
-
-
-def routes(app) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(rule, method, path arguments) of every route but static files."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.endswith("static"):
-            continue
-        for method in sorted((rule.methods or set()) & set(METHODS)):
-            found.append((rule.rule, method, tuple(sorted(rule.arguments))))
-    return sorted(found)
 
 
 # ------------------------------------------------------------------ the app under attack
@@ -164,9 +110,7 @@ class Attack:
 
     def send(self, role: str, rule: str, method: str, path_values: dict[str, str], fields: dict,
              *, raw_body: str | None = None, htmx: bool = False):
-        path = rule
-        for name, value in path_values.items():
-            path = re.sub(r"<(?:[^:<>]+:)?" + name + r">", quote(value, safe=""), path)
+        path = fill_path(rule, path_values)
         api = path.startswith("/api/v1")
         headers = dict(self.tokens[role]) if api else {}
         if htmx:
@@ -211,23 +155,10 @@ class Attack:
                 assert_no_hostile_markup(response.get_data(as_text=True), path)
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.hostile: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if any(name == "data-hostile" for name, _ in attrs):
-            self.hostile.append(tag)
-
-
 def assert_no_hostile_markup(body: str, where: str) -> None:
     """No element of the page carries the attribute that only the hostile markup has."""
-    if "data-hostile" not in body:
-        return
-    parser = _Tags()
-    parser.feed(body)
-    assert not parser.hostile, f"{where}: markup sent became elements {parser.hostile}"
+    elements = hostile_elements(body)
+    assert not elements, f"{where}: markup sent became elements {elements}"
 
 
 @pytest.fixture
