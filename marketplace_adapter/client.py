@@ -380,7 +380,7 @@ class MarketplaceClient:
         status = response.status_code
         try:
             payload = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
             payload = None
         if not isinstance(payload, dict):
             payload = None

@@ -88,6 +88,9 @@ class License:
         )
 
 
+_EPOCH = re.compile(r"[0-9]{1,16}")  # seconds or milliseconds since 1970, in ASCII digits
+_UID = re.compile(r"[0-9]{1,19}")
+MAX_UID = 2**63 - 1  # an account id the database stores (signed 64 bits)
 _ISO_SHORT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$")
 # The last but two is what Java's Timestamp.toString() writes ("2019-05-25 09:00:00.0").
 _PLAIN = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d")
@@ -113,7 +116,7 @@ def parse_market_time(value: Any, market_tz: str | tzinfo = "Asia/Shanghai") -> 
     text = str(value).strip()
     if not text or text in ("-", "null", "None"):
         return None
-    if text.isdigit():
+    if _EPOCH.fullmatch(text):  # ASCII digits only: "²" passes str.isdigit() and fails int()
         return parse_market_time(int(text), market_tz)
     if _ISO_SHORT.match(text):
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
@@ -155,14 +158,15 @@ def _attributes(license_obj: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _uid(value: Any) -> int | None:
-    """An account id; 0, empty and non-numbers mean "not given"."""
+    """An account id; 0, empty and anything but ASCII digits within signed 64 bits (what the
+    database stores) mean "not given"."""
     if value is None or isinstance(value, bool):
         return None
-    try:
-        uid = int(str(value).strip())
-    except ValueError:
+    text = str(value).strip()
+    if not _UID.fullmatch(text):
         return None
-    return uid or None
+    uid = int(text)
+    return uid if 0 < uid <= MAX_UID else None
 
 
 def parse_license(
@@ -197,7 +201,7 @@ def parse_license(
                       ("ExpiredTime", "expires_at")):
         try:
             times[name] = parse_market_time(lic.get(key), market_tz)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):  # a time out of datetime's range too
             raise bad(f"License.{key} is not a time this client understands") from None
 
     try:

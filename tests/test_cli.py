@@ -103,6 +103,10 @@ def test_issue_trial_extension(cli):
     (["--install-id", INSTALL_ID, "--days", "3661"], "--days: Days must be a whole number from 1 to 3660."),
     (["--install-id", INSTALL_ID, "--contract", " "], "--contract: Give the contract number"),
     (["--install-id", INSTALL_ID, "--contract", "C" * 129], "--contract: The reference has at most 128 characters."),
+    # Issue 11: the page's guard refuses control characters; the command, by the same rule.
+    (["--install-id", INSTALL_ID, "--contract", "C\x1b[31m"], "--contract: The reference holds a control character (U+001B)"),
+    (["--install-id", INSTALL_ID, "--reason", "r\x07"], "--reason: The reason holds a control character (U+0007)"),
+    (["--install-id", INSTALL_ID, "--aku", "\u00b2"], "--aku: AKU must be a whole number"),  # "²".isdigit()
 ])
 def test_issue_refuses_bad_input(cli, args, message):
     base = {"--aku": "1", "--days": "1", "--contract": "C"}

@@ -141,6 +141,34 @@ def test_concurrent_instance_creates_never_exceed_the_licensed_aku(pg_app):
         assert license_record.current_license(fresh=True).aku_in_use == 4 * len(created) <= trial_aku
 
 
+def test_crafted_input_answers_4xx_on_postgresql_too(pg_app):
+    """Issue 11 where SQLite is lenient: PostgreSQL refuses NUL in text and integers past its
+    column's range; each such request is refused before it reaches the database."""
+    from webapp.auth import create_token, create_user
+
+    with pg_app.app_context():
+        for role in ("operator", "issuer", "admin"):
+            create_user(f"{role}@example.com", "correct horse battery", role)
+        db.session.commit()
+        from webapp.auth import find_user
+
+        operator = {"Authorization": "Bearer " + create_token(find_user("operator@example.com"))}
+        issuer = {"Authorization": "Bearer " + create_token(find_user("issuer@example.com"))}
+        db.session.commit()
+    client = pg_app.test_client()
+    assert client.post("/login", data={"email": "a\x00@example.com", "password": "x"}).status_code == 400
+    assert client.delete(f"/api/v1/instances/{2**63}", headers=operator).status_code == 404
+    assert client.delete("/api/v1/instances/99999999999", headers=operator).status_code == 404  # past INTEGER
+    assert client.get("/api/v1/product-keys", query_string={"aliUid": str(2**63)}, headers=issuer).status_code == 422
+    assert client.get("/api/v1/product-keys", query_string={"last4": "ab\x00c"}, headers=issuer).status_code == 400
+    client.post("/login", data={"email": "admin@example.com", "password": "correct horse battery"})
+    for path in ("/vendor/keys?q=%00", "/vendor/keys/%00", "/vendor/audit?actor=%00", f"/vendor/audit?before={2**63}",
+                 "/vendor/keys?q=99999999999999999999"):
+        assert client.get(path).status_code in (200, 400), path
+    assert client.post(f"/vendor/attention/{2**63}/issue").status_code == 404
+    assert client.post("/vendor/attention/99999999999/issue").status_code == 404  # past INTEGER
+
+
 def test_install_id_is_made_once_under_a_race(pg_app):
     from webapp.environment import instances, license_record
 

@@ -1,12 +1,10 @@
 """The login page and logout: rate limited, audited, safe redirects."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from . import audit
+from . import audit, inputs
 from .auth import authenticate, end_sessions, normalize_email
 from .database import db
 from .extensions import limiter
@@ -16,13 +14,9 @@ bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths, so the login page cannot bounce people elsewhere."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+    """Only same-site paths, so the login page cannot bounce people elsewhere, nor put a line
+    break in the `Location` header (`inputs.same_site_path`)."""
+    return inputs.same_site_path(target)
 
 
 def _login_limit() -> str:

@@ -67,7 +67,11 @@ def handle_database_error(error: DBAPIError):
     """The plugin's handler of `DBAPIError` (`errors.handlers`): 503 when the database cannot be
     reached; any other database error goes on as before (a 500, logged)."""
     if not is_unavailable(error):
-        raise error
+        if current_app.config.get("PROPAGATE_EXCEPTIONS") or current_app.testing:
+            raise error
+        from .errors import handle_unexpected
+
+        return handle_unexpected(error)  # logged, the session rolled back, the 500 page
     from .errors import api_error, is_api_request
 
     reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or ["?"])[0]

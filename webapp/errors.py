@@ -83,11 +83,12 @@ def handle_http_error(error: HTTPException):
             response = Response(status=204)
             response.headers["HX-Refresh"] = "true"
             return response
+    own_code = getattr(error, "api_code", None)  # webapp.inputs.InputRefused: its code and words
     if is_api_request():
-        message = MESSAGES.get(status) or error.description or "Request failed."
+        message = (error.description if own_code else MESSAGES.get(status)) or error.description or "Request failed."
         if status == 401:
             message = message.replace("{token_command}", users_command_line("token EMAIL"))
-        response = api_error(CODES.get(status, f"http_{status}"), message, status)
+        response = api_error(own_code or CODES.get(status, f"http_{status}"), message, status)
     else:
         response = Response(
             render_template("license/errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError)),
@@ -104,6 +105,11 @@ def handle_http_error(error: HTTPException):
 
 def handle_unexpected(error: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
+    # A failed statement leaves the session's transaction aborted: the error page (its header
+    # reads the license) would fail again on it and answer nothing at all.
+    from .database import db
+
+    db.session.rollback()
     return handle_http_error(InternalServerError())
 
 

@@ -47,6 +47,13 @@ def trigger(response: Response, *events: str, **detailed) -> Response:
     return response
 
 
+def no_store(response: Response) -> Response:
+    """`Cache-Control: no-store` on an answer that carries product keys or the audit trail, so
+    that no browser or proxy cache keeps a copy (whatever `LICENSE_SECURITY_HEADERS` says)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def done(message: str, location: str, *events: str, fragment: Response | None = None) -> Response:
     """After a mutation: htmx gets the updated fragment plus events; a plain form flashes
     the message and is redirected with 303 (so reloading the page does not post again)."""

@@ -12,8 +12,8 @@ In a host console (the host's own Flask-SQLAlchemy, its own login; README.md, "E
 `db`: the plugin's tables live in the host's database, queried through the host's session
 (without it the plugin keeps its own, `database.own_db`). `url_prefix`: every route of the
 plugin under it. With `login_check` the plugin takes no `/`, login, logout or `/healthz`, and
-its error handlers, security headers, CSRF check and template context apply to its own
-blueprints only (`_hook_own_blueprints`).
+its error handlers, security headers, CSRF check, input check (`inputs.refuse_control_characters`)
+and template context apply to its own blueprints only (`_hook_own_blueprints`).
 
 State lives in `app.extensions["license_platform"]` (a `PlatformState`), never on the
 extension object, so one extension object serves any number of apps.
@@ -32,7 +32,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from .config import Role
-from . import errors, settings, startup_log, template_names, timefmt
+from . import errors, inputs, settings, startup_log, template_names, timefmt
 from .database import Base, own_db
 from .extensions import csrf, limiter, login_manager, migrate
 from .models.accounts import AccountRole
@@ -348,9 +348,11 @@ class LicensePlatform:
         state.register_blueprint(app, ui)
         # Its templates are all under templates/license/: no host template may be found first.
         template_names.refuse_shadowed_templates(app, TEMPLATES_DIR)
+        template_names.autoescape_own_templates(app)
         template_names.claim_context_names(app, CONTEXT_NAMES)
         if not state.hosted:
             errors.init_app(app)
+            app.before_request(inputs.refuse_control_characters)
             app.after_request(_add_security_headers)
             app.context_processor(_template_context(state))
         timefmt.init_app(app)
@@ -529,6 +531,7 @@ def _hook_own_blueprints(app: Flask, state: PlatformState) -> None:
                     app.error_handler_spec[name][code][http_exception] = handler
         app.after_request_funcs[name].append(_add_security_headers)
         app.before_request_funcs[name].append(limit_body)
+        app.before_request_funcs[name].append(inputs.refuse_control_characters)
         app.template_context_processors[name].append(inject)
         if api and host_csrf is not None:
             host_csrf.exempt(app.blueprints[name])  # bearer tokens, never the session cookie

@@ -7,6 +7,11 @@ same name would be used instead of the plugin's: `refuse_shadowed_templates` ref
 when any of the plugin's names leads the app's Jinja to a file that is not the plugin's (a host's
 `templates/license/base.html`, say); a host's `templates/base.html` is its own.
 
+Escaping: every template of the plugin is autoescaped, whatever its extension
+(`autoescape_own_templates`). Flask's rule escapes `.html`, `.xml`, ... only, and the buyer's
+message (`license/vendor_side/_buyer_message.txt`) is included inside a `<textarea>`: a
+reference or product name holding `</textarea>` would otherwise close it and add markup.
+
 Filters, globals and context: `app.jinja_env`'s filters and globals are the whole app's. The
 plugin's (`when`, `day`, `iso`, `license_command`, `vendor_mask_uid`, `vendor_issued_change`,
 `csrf_token`) are added with `add_filter` and `add_global`, which refuse to replace a host's of
@@ -87,3 +92,20 @@ def refuse_shadowed_templates(app: Flask, folder: Path) -> None:
                 f"templates all live under {NAMESPACE}/, so keep the app's own templates out of a folder "
                 f"of that name."
             )
+
+
+def autoescape_own_templates(app: Flask) -> None:
+    """Autoescape every template named `license/...` (the plugin's), whatever its extension; a
+    host's own templates keep the app's rule (Flask's: by extension)."""
+    env = app.jinja_env
+    rule = env.autoescape
+    if getattr(rule, "license_own_templates", False):
+        return
+
+    def select(name: str | None) -> bool:
+        if name is not None and name.startswith(NAMESPACE + "/"):
+            return True
+        return rule(name) if callable(rule) else bool(rule)
+
+    select.license_own_templates = True
+    env.autoescape = select

@@ -11,7 +11,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.environment import CapacityError, check_capacity, current_license
 from webapp.environment import instances as license_instances
-from webapp.environment.instances import InstanceError
+from webapp.environment.instances import MAX_INSTANCE_AKU, InstanceError
+from webapp.inputs import whole_number
 
 from .models import ConsoleUser, KafkaCluster, db
 
@@ -87,10 +88,9 @@ def create_cluster():
     instances (a locked check, so concurrent creations never overshoot), in the same
     transaction as the console's own row (one database, one session)."""
     name = request.form.get("name", "").strip()
-    try:
-        aku = int(request.form.get("aku", ""))
-    except ValueError:
-        return _clusters_page(error="AKU must be a whole number."), 422
+    aku = whole_number(request.form.get("aku", ""), 1, MAX_INSTANCE_AKU)  # ASCII digits, in range
+    if aku is None:
+        return _clusters_page(error=f"AKU must be a whole number from 1 to {MAX_INSTANCE_AKU:,}."), 422
     try:
         check_capacity(aku)  # a quick refusal, before anything is written
         cluster = KafkaCluster(name=name, aku=aku)

@@ -46,7 +46,7 @@ def test_the_settings_page_says_why_a_development_key_is_refused(client, auth, k
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and 'data-error-code="signature_invalid"' in html
     # the message brings no headline of its own: it is shown alone, once
-    assert ('role="alert" data-error-code="signature_invalid">This key was signed with a development key (dev-0000), '
+    assert ('role="alert" data-error-code="signature_invalid" hx-disable>This key was signed with a development key (dev-0000), '
             "which this environment does not trust.") in html
 
 
@@ -77,6 +77,21 @@ def test_redeem_vendor_errors_over_http(client, op):
 
     responses.replace(responses.POST, VENDOR + "/api/v1/redeem", status=502, body="<html>bad gateway</html>")
     response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "NOPE"}, headers=op)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "vendor_unreachable"
+
+
+@responses.activate
+def test_a_crafted_vendor_answer_is_unexpected_not_a_crash(client, op):
+    """Issue 11: a Retry-After of "²" (passes str.isdigit(), fails int()) and a body nested past
+    what Python parses are answers the environment reads as such, not 500s."""
+    responses.post(VENDOR + "/api/v1/redeem", status=429, headers={"Retry-After": "²"},
+                   json={"error": {"code": "rate_limited", "message": "Too many attempts."}})
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE-7Q2K"}, headers=op)
+    assert response.status_code == 429 and response.get_json()["error"]["code"] == "rate_limited"
+    assert "Retry-After" not in response.headers
+    responses.replace(responses.POST, VENDOR + "/api/v1/redeem", status=200, body="[" * 100_000,
+                      content_type="application/json")
+    response = client.post("/api/v1/environment/redeem", json={"authorizationCode": "CODE-7Q2K"}, headers=op)
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "vendor_unreachable"
 
 

@@ -459,7 +459,7 @@ def test_a_rate_limited_activation_with_a_code_is_a_wait(client, operator, vendo
     vendor.fail = RedeemError("rate_limited", RATE_LIMITED, 429, retry_after=60)
     response = client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"}, headers=HX)
     assert response.status_code == 422 and response.headers["Retry-After"] == "60"
-    assert re.search(r'<div class="warn-box" id="authorization-code-error" role="alert" data-error-code="rate_limited">'
+    assert re.search(r'<div class="warn-box" id="authorization-code-error" role="alert" data-error-code="rate_limited" hx-disable>'
                      + re.escape(RATE_LIMITED) + "</div>", _text(response))
     vendor.fail = RedeemError("code_expired", "This authorization code expired on 2026-10-01.", 422)
     response = client.post("/settings/redeem", data={"authorization_code": "ABCD-7Q2K"}, headers=HX)

@@ -183,3 +183,18 @@ def test_the_hosts_limiter_limits_the_plugins_routes_and_the_plugin_adds_none(ap
     answers = [client.get("/license/api/v1/environment") for _ in range(4)]
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     assert answers[-1].get_json()["error"]["code"] == "rate_limited" and answers[-1].headers["Retry-After"]
+
+
+def test_the_plugins_input_rules_apply_to_its_routes_only(signed_in, app):
+    """Issue 11: the plugin refuses control characters on its own routes (400, its JSON under its
+    API); the host's routes read what they are sent as the host decides; the example's cluster
+    form reads AKU by the plugin's rule for whole numbers."""
+    response = signed_in.get("/license/instances", query_string={"x": "a\x00"})
+    assert response.status_code == 400 and "control character" in response.get_data(as_text=True)
+    response = signed_in.get("/clusters", query_string={"x": "a\x00"})
+    assert response.status_code == 200
+    for aku in ("²", "１", "1" * 5000):
+        response = signed_in.post("/clusters", data={"name": "kafka-1", "aku": aku})
+        assert response.status_code == 422 and "AKU must be a whole number" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(db.select(KafkaCluster)).all() == []

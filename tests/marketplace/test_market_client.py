@@ -285,6 +285,13 @@ def test_not_json_success_is_a_bad_response(mocked, make_client):
     assert len(mocked.calls) == 1
 
 
+def test_json_nested_past_what_python_parses_is_a_bad_response(mocked, make_client):
+    """Issue 11: the parser's RecursionError is not a ValueError; the answer is unreadable all the same."""
+    mocked.post(URL, body="[" * 100_000, content_type="application/json")
+    with pytest.raises(errors.BadResponse):
+        make_client().describe_license(CODE)
+
+
 def test_xml_answer_is_a_bad_response(mocked, make_client):
     mocked.post(URL, body="<?xml version='1.0'?><DescribeLicenseResponse/>",
                 content_type="text/xml")

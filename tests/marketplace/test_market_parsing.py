@@ -129,6 +129,14 @@ def test_unreadable_time_in_an_answer_is_a_bad_response():
     assert "ExpiredTime" in caught.value.message
 
 
+@pytest.mark.parametrize("value", ["²", "１５５８７４６０００", "1" * 5000, 10**30, "9" * 17])
+def test_a_crafted_time_in_an_answer_is_a_bad_response(value):
+    """Issue 11: "²" passes str.isdigit() and fails int(); an epoch past datetime's range
+    raises OverflowError, not ValueError. Each is an answer this client cannot read."""
+    with pytest.raises(errors.BadResponse):
+        parse_license(answer(ExpiredTime=value), request_id="RID")
+
+
 def test_specification_order_ids_and_attributes():
     body = answer(ExtendArray={"LicenseAttribute": [
         {"Code": "package_version", "Value": "aku-40"},
@@ -175,6 +183,12 @@ def test_single_attribute_object_instead_of_a_list():
         (0, "0", None),
         (None, None, None),
         (0, "not-a-number", None),
+        # Issue 11: ASCII digits within signed 64 bits, what the database stores; else not given.
+        (2**63, None, None),
+        ("9" * 30, None, None),
+        ("１２３", None, None),
+        ("²", None, None),
+        (-5, None, None),
     ],
 )
 def test_ali_uid_sources(extend_info_uid, attribute_uid, expected):

@@ -163,7 +163,7 @@ def test_decoder_explains_any_key(app, client, auth, issued):
     envelope["license"]["aku"] = 9999
     forged = base64.b64encode(json.dumps(envelope).encode()).decode()
     html = client.post("/vendor/decode", data={"product_key": forged}).get_data(as_text=True)
-    assert re.search(r'<div class="error-box" role="alert" id="signature-result" data-error-code="signature_invalid">', html)
+    assert re.search(r'<div class="error-box" role="alert" id="signature-result" data-error-code="signature_invalid" hx-disable>', html)
     assert "9999" in html and "do not trust them" in html
 
     html = client.post("/vendor/decode", data={"product_key": "hello"}).get_data(as_text=True)

@@ -11,7 +11,7 @@ import re
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, clock, product_key
+from .. import audit, clock, inputs, product_key
 from ..database import db
 from . import license_rules as sm
 from .license_record import build, forget, license_row, raise_high_water
@@ -61,13 +61,14 @@ def validate_name(name: object) -> str:
 
 
 def validate_aku(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INSTANCE_AKU:
+    """A whole number of AKU (an int, or ASCII digits) from 1 to MAX_INSTANCE_AKU."""
+    aku = inputs.whole_number(value, 1, MAX_INSTANCE_AKU)
+    if aku is None:
         raise InstanceError(
-            f"Capacity is a whole number of AKU from 1 to {MAX_INSTANCE_AKU}.", field="aku", code="invalid_aku"
+            f"Capacity is a whole number of AKU from 1 to {MAX_INSTANCE_AKU:,}, written in digits 0-9.",
+            field="aku", code="invalid_aku",
         )
-    return value
+    return aku
 
 
 def instances() -> list[Instance]:
@@ -75,13 +76,12 @@ def instances() -> list[Instance]:
 
 
 def get_instance(instance_id: object) -> Instance:
-    try:
-        ident = int(str(instance_id))
-    except ValueError:
-        ident = None
+    """The instance of that id (an int, or its digits from an address); InstanceNotFound else."""
+    ident = inputs.record_id(instance_id)
     found = db.session.get(Instance, ident) if ident is not None else None
     if found is None:
-        raise InstanceNotFound(f"There is no instance {instance_id}.")
+        raise InstanceNotFound(f"There is no instance {ident}." if ident is not None else
+                               "There is no such instance: an instance's id is a whole number.")
     return found
 
 

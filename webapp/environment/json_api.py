@@ -10,9 +10,9 @@
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, jsonify
 
-from .. import product_key
+from .. import inputs, product_key
 from ..auth import api_roles_required
 from ..errors import api_error
 from ..extensions import csrf
@@ -34,10 +34,9 @@ HISTORY_SHOWN = 50  # as on the Settings page
 
 
 def _body(limit: int = MAX_LICENSE_BODY) -> dict | None:
-    if request.content_length is not None and request.content_length > limit:
-        abort(413)
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else None
+    """The JSON object sent (None for anything else); 413 over `limit`, 400 for a body that is
+    not JSON, nests too deep or holds control characters (`inputs.json_object`)."""
+    return inputs.json_object(limit)
 
 
 def _key_error(exc: product_key.ProductKeyError):

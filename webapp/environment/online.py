@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
-from .. import audit, authorization_code
+from .. import audit, authorization_code, inputs
 from ..authorization_code import mask
 from ..redeem_interface import RedeemError
 from .activation import Applied, apply_key, record_refusal, remembered_code
@@ -113,7 +113,7 @@ def _post(url: str, code: str, install_id: str, http) -> dict:
         ) from None
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
         body = None
     if response.status_code in (200, 201) and isinstance(body, dict):
         return body
@@ -124,7 +124,7 @@ def _post(url: str, code: str, install_id: str, http) -> dict:
             error["code"][:64],
             str(error.get("message") or "The vendor refused the authorization code.")[:1000],
             response.status_code,
-            retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+            retry_after=inputs.whole_number(retry_after, 1, 7 * 86_400),
         )
     raise RedeemError(
         "vendor_unreachable",

@@ -7,9 +7,11 @@ guard of the environment's own pages (which honours the host's ``login_check``).
     check_capacity(8)                    # raises InsufficientAku / LicenseExpired (CapacityError)
     check_capacity(12, growing_from=8)   # growing an instance from 8 to 12 AKU
 
+    from webapp.inputs import whole_number   # ASCII digits within a range, else None
+
     @app.post("/clusters")
-    @requires_capacity(lambda: int(request.form["aku"]))
-    def create_cluster(): ...
+    @requires_capacity(lambda: whole_number(request.form.get("aku"), 1, 100_000))
+    def create_cluster(): ...   # None (not such a number): no check; the view refuses the input
 """
 from __future__ import annotations
 

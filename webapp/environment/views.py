@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from .. import product_key
+from .. import inputs, product_key
 from ..htmx import done, render, trigger, wants_fragment
 from ..redeem_interface import RedeemError
 from ..timefmt import for_people
@@ -229,9 +229,18 @@ def create_instance():
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
 
 
-@bp.post("/instances/<int:instance_id>/resize")
+def _instance_id(text: str) -> int:
+    """The instance id in an address: a whole number (`inputs.record_id`), else 404."""
+    ident = inputs.record_id(text)
+    if ident is None:
+        abort(404)
+    return ident
+
+
+@bp.post("/instances/<instance_id>/resize")
 @operator_page
-def resize_instance(instance_id: int):
+def resize_instance(instance_id: str):
+    instance_id = _instance_id(instance_id)
     try:
         inst = instances.resize_instance(instance_id, request.form.get("aku", ""))
     except (instances.InstanceError, sm.CapacityError) as exc:
@@ -240,9 +249,10 @@ def resize_instance(instance_id: int):
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
 
 
-@bp.post("/instances/<int:instance_id>/delete")
+@bp.post("/instances/<instance_id>/delete")
 @operator_page
-def delete_instance(instance_id: int):
+def delete_instance(instance_id: str):
+    instance_id = _instance_id(instance_id)
     try:
         name = instances.get_instance(instance_id).name
         instances.delete_instance(instance_id)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from .. import inputs
 from ..auth import api_roles_required, bearer_user
 from ..errors import api_error
+from ..htmx import no_store
 from ..extensions import csrf
 from ..models.accounts import AccountRole
 from . import search
@@ -19,6 +21,9 @@ from .rules import IssueError, iso
 bp = Blueprint("vendor_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
+# An authorization code and an install ID: a few hundred bytes; nothing bigger is a request.
+MAX_BODY = 8 * 1024
+
 
 def _error(exc: IssueError):
     response = api_error(exc.code, exc.message, exc.http_status)
@@ -28,8 +33,10 @@ def _error(exc: IssueError):
 
 
 def _body() -> dict | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
+    """The JSON object sent (None for anything else); 400 for a body that is not JSON, nests
+    too deep or holds control characters (`inputs.json_object`), before any rate limit or
+    marketplace call."""
+    return inputs.json_object(MAX_BODY)
 
 
 def _bad_body():
@@ -58,7 +65,7 @@ def create_product_key():
         return _error(exc)
     answer = {"productKey": issued.key.product_key, "license": license_json(issued.key),
               "installId": issued.key.install_id, "change": issued.change}
-    return jsonify(answer), 201 if issued.created else 200
+    return no_store(jsonify(answer)), 201 if issued.created else 200
 
 
 @bp.get("/product-keys")
@@ -67,10 +74,10 @@ def list_product_keys():
     args = request.args
     try:
         query = search.KeyQuery.from_api(args)
-        page = search.search_keys(query, cursor=args.get("cursor"), limit=args.get("limit", type=int))
+        page = search.search_keys(query, cursor=args.get("cursor"), limit=search.page_size(args.get("limit")))
     except search.SearchError as exc:
         return api_error(exc.code, exc.message, 422)
-    return jsonify({"items": [item_json(row) for row in page.rows], "next": page.next_cursor})
+    return no_store(jsonify({"items": [item_json(row) for row in page.rows], "next": page.next_cursor}))
 
 
 def item_json(row: search.KeyRow) -> dict:
@@ -108,4 +115,4 @@ def redeem_code():
         answer, created = redeem_with_status(_text(body, "authorizationCode"), _text(body, "installId"))
     except IssueError as exc:
         return _error(exc)
-    return jsonify(answer), 201 if created else 200
+    return no_store(jsonify(answer)), 201 if created else 200

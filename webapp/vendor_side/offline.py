@@ -5,7 +5,6 @@ signs, records and audits the key.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from .. import audit, clock, metrics
+from ..inputs import control_character, whole_number
 from ..cli import command_line
 from ..database import db
 from ..product_key import Channel, KeyType
@@ -59,15 +59,6 @@ def _text(value: object) -> str:
     return ""
 
 
-def whole_number(text: object, low: int, high: int) -> int | None:
-    """`text` as a whole number from `low` to `high`, written in ASCII digits; None otherwise."""
-    text = _text(text)
-    if not re.fullmatch(r"[0-9]{1,9}", text):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
 def read_order(values: Mapping[str, object]) -> OfflineOrder:
     """The order in `values` (the form's fields, or the command's options by the same names);
     OrderInvalid with every field's problem at once."""
@@ -91,8 +82,12 @@ def read_order(values: Mapping[str, object]) -> OfflineOrder:
                               else "Give the contract number: it is the key's reference.")
     elif len(text["contract"]) > MAX_REFERENCE:
         errors["contract"] = f"The reference has at most {MAX_REFERENCE} characters."
+    elif character := control_character(text["contract"]):
+        errors["contract"] = f"The reference holds a control character ({character}): remove it."
     if not text["reason"]:
         errors["reason"] = "Give a reason: every offline key is audited."
+    elif character := control_character(text["reason"]):
+        errors["reason"] = f"The reason holds a control character ({character}): remove it."
     if errors:
         raise OrderInvalid(errors)
     return OfflineOrder(install_id=install_id, aku=aku, days=days, contract=text["contract"],

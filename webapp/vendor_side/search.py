@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import and_, or_
 
-from .. import clock
+from .. import clock, inputs
 from ..database import db
 from marketplace_adapter.parsing import LIVE_STATUSES
 
@@ -75,9 +75,10 @@ class KeyQuery:
             query.last4 = last4
         uid = (args.get("aliUid") or "").strip()
         if uid:
-            if not uid.isdigit():
-                raise SearchError("invalid_ali_uid", "aliUid must be the buyer's account id (digits).")
-            query.ali_uid = int(uid)
+            query.ali_uid = inputs.account_id(uid)
+            if query.ali_uid is None:
+                raise SearchError("invalid_ali_uid", "aliUid must be the buyer's account id: a whole number "
+                                  f"written in digits 0-9, from 1 to {inputs.MAX_BIGINT}.")
         query.status = _status(args.get("status"))
         return query
 
@@ -89,6 +90,16 @@ class KeyQuery:
         except SearchError:
             status = None
         return cls(text=text or None, status=status)
+
+
+def page_size(value: str | None) -> int | None:
+    """The API's `limit`: a whole number (at most MAX_LIMIT are answered); None when not given."""
+    if value is None or not value.strip():
+        return None
+    limit = inputs.whole_number(value, 1, inputs.MAX_BIGINT)
+    if limit is None:
+        raise SearchError("invalid_limit", f"limit must be a whole number of keys, from 1 to {MAX_LIMIT}.")
+    return limit
 
 
 def _status(value: str | None) -> str | None:
@@ -157,8 +168,9 @@ def _text_condition(text: str):
     last4 = text.removeprefix("****")
     if len(last4) == 4:
         options.append(CodeBinding.code_last4 == last4)
-    if text.isdigit() and len(text) <= 19:
-        options.append(CodeBinding.ali_uid == int(text))
+    ali_uid = inputs.account_id(text)
+    if ali_uid is not None:
+        options.append(CodeBinding.ali_uid == ali_uid)
     if text.lower().startswith("key:") or re.fullmatch(r"[0-9a-f-]{36}", text.lower()):
         options.append(IssuedKey.id == text.lower().removeprefix("key:"))
     options.append(IssuedKey.reference == text)  # a contract number
@@ -175,11 +187,19 @@ def encode_cursor(key: IssuedKey) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_CURSOR = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})\|([0-9]{1,19})\|([0-9a-f-]{36})", re.ASCII)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, int, str]:
+    """The position `encode_cursor` wrote; SearchError for anything else (ASCII digits, a seq
+    within its column's range, a key id shaped like one)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, seq, key_id = raw.split("|", 2)
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc), int(seq), key_id
+        match = _CURSOR.fullmatch(raw)
+        seq = inputs.record_id(match.group(2)) if match else None
+        if seq is None:
+            raise ValueError(raw)
+        return datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc), seq, match.group(3)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise SearchError("invalid_cursor", "cursor is not one this API gave out; start again without it.") from None
 

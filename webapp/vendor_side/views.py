@@ -12,11 +12,11 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import audit, clock
+from .. import audit, clock, inputs
 from ..auth import roles_required
 from ..authorization_code import mask
 from ..database import db
-from ..htmx import render, trigger, wants_fragment
+from ..htmx import no_store, render, trigger, wants_fragment
 from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
 from ..product_key import KeyType
@@ -162,8 +162,9 @@ def _audit_query():
 def audit_log():
     """A page of events (`audit.PAGE_SIZE`), newest first; `before=`/`after=` page by event id."""
     stmt, filters = _audit_query()
-    before = request.args.get("before", type=int)
-    after = request.args.get("after", type=int)
+    # An event id; anything else (text, other digits, past 64 bits) falls back to the newest page.
+    before = inputs.record_id(request.args.get("before"))
+    after = inputs.record_id(request.args.get("after"))
     page = audit.page_of_events(stmt, before=before, after=after)
     recorded = db.session.scalars(db.select(AuditEvent.action).distinct()).all()
     actions = sorted(((audit.action_label(a), a) for a in recorded), key=lambda pair: pair[0].lower())
@@ -213,8 +214,8 @@ def audit_csv():
             yield buffer.getvalue()
 
     stamp = clock.now().strftime("%Y%m%d-%H%M%S")
-    return Response(stream_with_context(rows()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
+    return no_store(Response(stream_with_context(rows()), mimetype="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'}))
 
 
 # ------------------------------------------------------------------ needs attention
@@ -251,10 +252,11 @@ def attention_check():
     return _attention(message=message)
 
 
-@bp.post("/attention/<int:binding_id>/issue")
+@bp.post("/attention/<binding_id>/issue")
 @roles_required(AccountRole.ISSUER)
-def attention_issue(binding_id: int):
+def attention_issue(binding_id: str):
     """One click: the new key, shown in place with its delivery (htmx), or on its page."""
+    binding_id = inputs.record_id(binding_id) or abort(404)
     try:
         issued = reconciling.issue_for_binding(binding_id, actor=_actor())
     except IssueError as exc:
