@@ -15,6 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+	scripts/compile-translations
 
 run: venv
 	$(VENV)/bin/flask --app wsgi run --host $(HOST) --port $(PORT)

@@ -49,6 +49,8 @@ PUBLIC = {
     "core.healthz": "liveness for a load balancer: {\"status\": \"ok\"} and nothing else",
     "core.readyz": "readiness for a load balancer: which checks pass (database, signing or trusted keys), "
                    "in words, never a secret",
+    "core.set_locale": "the header's language switch: remembers English or Chinese in a cookie and goes back "
+                       "to the page (a same-site path); it reads and changes nothing else",
     "core.badge": "the header badge again (htmx); empty unless the visitor may see the license",
     "core.banners": "the banners again (htmx); empty unless the visitor may see the license",
     "accounts.login": "the login form (rate limited per client address, LICENSE_LOGIN_RATE_LIMIT)",

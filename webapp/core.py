@@ -6,10 +6,10 @@ fragments only, the host keeping `/`, `/healthz` and `/readyz` (it can call
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from . import health
+from . import health, i18n, inputs
 
 
 def index():
@@ -37,6 +37,17 @@ def badge():
     return response
 
 
+def set_locale():
+    """The header's language switch: remember the choice (a cookie) and go back to the page."""
+    chosen = i18n.normalize(request.form.get("locale"))
+    back = inputs.same_site_path(request.form.get("next")) or current_app.extensions["license_platform"].home_url()
+    response = redirect(back, code=303)
+    if chosen is not None:
+        response.set_cookie(i18n.COOKIE, chosen, max_age=i18n.COOKIE_MAX_AGE, httponly=True, samesite="Lax",
+                            secure=request.is_secure)
+    return response
+
+
 def init_app(app, state) -> None:
     bp = Blueprint("core", __name__)
     if not state.hosted:
@@ -45,5 +56,6 @@ def init_app(app, state) -> None:
         bp.add_url_rule("/readyz", view_func=health.readyz)
     bp.add_url_rule("/_license/banners", view_func=banners)
     bp.add_url_rule("/_license/badge", view_func=badge)
+    bp.add_url_rule("/_license/locale", view_func=set_locale, methods=["POST"])
     state.register_blueprint(app, bp)
     state.shared_fragments.update({"core.banners", "core.badge"})

@@ -32,7 +32,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from .config import Role
-from . import errors, inputs, settings, startup_log, template_names, timefmt
+from . import errors, i18n, inputs, settings, startup_log, template_names, timefmt
 from .database import Base, own_db
 from .extensions import csrf, limiter, login_manager, migrate
 from .models.accounts import AccountRole
@@ -257,6 +257,7 @@ class LicensePlatform:
         current_actor: Callable[[], str] | None = None,
         db=None,
         url_prefix: str = "",
+        locale_selector: Callable[[], str | None] | None = None,
     ) -> PlatformState:
         """Mount the plugin on `app`.
 
@@ -264,7 +265,10 @@ class LicensePlatform:
         name its actions are recorded under. `db`: a host's Flask-SQLAlchemy instance, whose
         database holds the plugin's tables (`flask license db upgrade`); without it the plugin
         keeps its own. `url_prefix`: every page, fragment, static file and `/api/v1` route of the
-        plugin under it (e.g. "/license").
+        plugin under it (e.g. "/license"). `locale_selector`: a host console's choice of language
+        (`en` or `zh_Hans_CN`) for each request, when the host has no Flask-Babel of its own (with one,
+        the host's selector decides); without it the plugin's own (the header's switch, then
+        `Accept-Language`, then LICENSE_DEFAULT_LOCALE).
         """
         url_prefix = (url_prefix or "").rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
@@ -355,6 +359,7 @@ class LicensePlatform:
             app.before_request(inputs.refuse_control_characters)
             app.after_request(_add_security_headers)
             app.context_processor(_template_context(state))
+        i18n.init_app(app, locale_selector)
         timefmt.init_app(app)
 
         from . import accounts, core
@@ -448,6 +453,7 @@ def _add_security_headers(response):
 CONTEXT_NAMES = (
     "license_state", "license_nav", "license_signed_in", "license_banners", "license_page_path",
     "license_badge", "license_home_url", "license_layout", "license_product_name", "license_vendor_name",
+    "license_html_lang", "license_locale", "license_locales",
 )
 
 
@@ -486,6 +492,9 @@ def _template_context(state: PlatformState) -> Callable[[], dict]:
             "license_layout": current_app.config["LICENSE_BASE_TEMPLATE"],
             "license_product_name": current_app.config["LICENSE_PRODUCT_NAME"],
             "license_vendor_name": current_app.config["LICENSE_VENDOR_NAME"],
+            "license_html_lang": i18n.html_lang,
+            "license_locale": i18n.current_locale,
+            "license_locales": i18n.LOCALE_NAMES,
         }
 
     return inject

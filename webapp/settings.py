@@ -41,6 +41,15 @@ def text(value: str) -> str:
     return value
 
 
+def locale(value: str) -> str:
+    from .i18n import LOCALES, normalize
+
+    found = normalize(value)
+    if found is None:
+        raise ValueError(f"must be one of {', '.join(LOCALES)}")
+    return found
+
+
 def integer(value: str) -> int:
     try:
         return int(value)
@@ -67,6 +76,7 @@ PARSE_LABELS = {
     integer: "integer",
     flag: "flag: " + ", ".join(f"`{w}`" for w in FLAG_WORDS) + " (any case) mean on",
     database_url: "URL; `postgres://` and `postgresql://` use psycopg 3",
+    locale: "`en` or `zh_Hans_CN` (also `zh`, `zh-CN`, `en-US`)",
 }
 
 
@@ -184,6 +194,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_PRODUCT_NAME", DEFAULT_PRODUCT_NAME, text,
             "the product's name on pages, and in keys without the marketplace's", "both"),
     Setting("LICENSE_VENDOR_NAME", DEFAULT_VENDOR_NAME, text, "the seller's name on pages", "both"),
+    Setting("LICENSE_DEFAULT_LOCALE", "en", locale,
+            "the pages' language when the visitor chose none and their browser asks for neither", "both"),
     Setting("LICENSE_BASE_TEMPLATE", "license/base.html", None,
             "a host's layout that the plugin's pages extend: they fill `{% block content %}` and add their "
             "assets to `{% block head %}`", "both", default_doc="the plugin's own layout (`license/base.html`)",

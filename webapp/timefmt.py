@@ -1,4 +1,5 @@
-"""How every page writes a time for people: ``2026-12-01 02:43 UTC``.
+"""How every page writes a time for people: ``2026-12-01 02:43 UTC`` (in Chinese
+``2026年12月1日 02:43 UTC``, through Babel: `i18n.format_when`).
 
 One format for both sides (the environment and the vendor may not import each other, so it lives
 here). ISO 8601 (`product_key.format_time`) stays the format of the JSON API and the CSV export.
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .product_key import format_time, time_for_people, parse_time
+from . import i18n
+from .product_key import format_time, parse_time
 from .template_names import add_filter
 
 
@@ -30,7 +32,7 @@ def for_people(moment: datetime | str | None) -> str:
     if moment is None or moment == "":
         return "—"
     moment = _utc(moment)
-    return moment if isinstance(moment, str) else time_for_people(moment)
+    return moment if isinstance(moment, str) else i18n.format_when(moment)
 
 
 def day_for_people(moment: datetime | str | None) -> str:
@@ -38,7 +40,7 @@ def day_for_people(moment: datetime | str | None) -> str:
     if moment is None or moment == "":
         return "—"
     moment = _utc(moment)
-    return moment if isinstance(moment, str) else moment.strftime("%Y-%m-%d")
+    return moment if isinstance(moment, str) else i18n.format_day(moment)
 
 
 def for_machines(moment: datetime | str | None) -> str:

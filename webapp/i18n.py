@@ -1,0 +1,146 @@
+"""Languages: Simplified Chinese (`zh_Hans_CN`) and English (`en`), with Flask-Babel.
+
+Which language a request is answered in: the visitor's choice (the header's switch, remembered in
+the `license_locale` cookie), else `Accept-Language`, else `LICENSE_DEFAULT_LOCALE`. A host console
+passes its own selector (`init_app(app, locale_selector=...)`); a host that has its own Flask-Babel
+keeps it: the plugin adds its catalogue (`translations/`) to the host's directories and the host's
+selector decides.
+
+Python code marks strings with `gettext` / `lazy_gettext` from here: outside a request (the CLI,
+start-up checks, workers) they answer English, so the CLI stays English.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import Babel, LazyString, format_datetime as _format_datetime, get_locale
+from flask_babel import gettext as _babel_gettext, ngettext as _babel_ngettext
+
+log = logging.getLogger(__name__)
+
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+ENGLISH = "en"
+CHINESE = "zh_Hans_CN"
+LOCALES = (ENGLISH, CHINESE)
+# What the switch shows: each language in its own words.
+LOCALE_NAMES = {ENGLISH: "English", CHINESE: "中文"}
+HTML_LANG = {ENGLISH: "en", CHINESE: "zh-Hans"}
+COOKIE = "license_locale"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _translating() -> bool:
+    return has_request_context() and "babel" in current_app.extensions
+
+
+def gettext(message: str, **variables) -> str:
+    """`message` in the request's language (English outside a request), `%(name)s` filled in."""
+    if _translating():
+        return _babel_gettext(message, **variables)
+    return message % variables if variables else message
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    if _translating():
+        return _babel_ngettext(singular, plural, num, **variables)
+    variables.setdefault("num", num)
+    return (singular if num == 1 else plural) % variables
+
+
+def lazy_gettext(message: str, **variables) -> LazyString:
+    """Translated when it is turned into text (module-level labels, nav items)."""
+    return LazyString(gettext, message, **variables)
+
+
+_ = gettext
+
+
+def normalize(value: str | None) -> str | None:
+    """One of LOCALES for a language tag (`zh`, `zh-CN`, `zh-Hans`, `zh_Hans_CN`, `en-US`), else None.
+    Every Chinese tag reads Simplified Chinese: it is the only Chinese there is."""
+    if not value:
+        return None
+    tag = value.strip().replace("_", "-").lower()
+    if tag == "zh" or tag.startswith("zh-"):
+        return CHINESE
+    if tag == "en" or tag.startswith("en-"):
+        return ENGLISH
+    return None
+
+
+def from_accept_language() -> str | None:
+    for value, _quality in request.accept_languages:
+        found = normalize(value)
+        if found:
+            return found
+    return None
+
+
+def select_locale() -> str:
+    """The visitor's choice, else Accept-Language, else LICENSE_DEFAULT_LOCALE."""
+    return (normalize(request.cookies.get(COOKIE)) or from_accept_language()
+            or normalize(current_app.config.get("LICENSE_DEFAULT_LOCALE")) or ENGLISH)
+
+
+def current_locale() -> str:
+    """The request's locale as one of LOCALES (English outside a request)."""
+    if not _translating():
+        return ENGLISH
+    return normalize(str(get_locale())) or ENGLISH
+
+
+def html_lang() -> str:
+    return HTML_LANG[current_locale()]
+
+
+def format_when(moment) -> str:
+    """A datetime for people in the request's language (`2026-12-01 02:43 UTC`; `2026年12月1日 02:43 UTC`)."""
+    if current_locale() == CHINESE:
+        return _format_datetime(moment, "y年M月d日 HH:mm 'UTC'", rebase=False)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_day(moment) -> str:
+    if current_locale() == CHINESE:
+        return _format_datetime(moment, "y年M月d日", rebase=False)
+    return moment.strftime("%Y-%m-%d")
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+    """Compile each `.po` under `directory` whose `.mo` is missing or older (what
+    scripts/compile-translations does; the app does it at start when it can write there)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        with mo.open("wb") as f:
+            write_mo(f, catalog)
+        written.append(mo)
+    return written
+
+
+def init_app(app: Flask, locale_selector: Callable[[], str | None] | None = None) -> None:
+    try:
+        compile_catalogues()
+    except OSError as error:  # a read-only install: scripts/compile-translations ran at build
+        log.warning("translations not compiled (%s)", error)
+    babel = app.extensions.get("babel")
+    if babel is not None:
+        # The host's Flask-Babel: its selector, its Jinja gettext; the plugin's catalogue joins its own.
+        if str(TRANSLATIONS_DIR) not in babel.translation_directories:
+            babel.translation_directories.append(str(TRANSLATIONS_DIR))
+    else:
+        Babel(app, locale_selector=locale_selector or select_locale,
+              default_locale=ENGLISH, default_translation_directories=str(TRANSLATIONS_DIR))
+        babel = app.extensions["babel"]
+        if str(TRANSLATIONS_DIR) not in babel.translation_directories:
+            babel.translation_directories.append(str(TRANSLATIONS_DIR))
