@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, clock, inputs, product_key
+from ..i18n import gettext as _
 from ..database import db
 from . import license_rules as sm
 from .license_record import build, forget, license_row, raise_high_water
@@ -48,12 +49,12 @@ class InstanceNotFound(InstanceError):
 
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise InstanceError("Give the instance a name.", field="name", code="invalid_name")
+        raise InstanceError(_("Give the instance a name."), field="name", code="invalid_name")
     name = name.strip()
     if not INSTANCE_NAME_RE.fullmatch(name):
         raise InstanceError(
-            "An instance name has 1 to 63 characters: lowercase letters, digits and hyphens, "
-            "starting with a letter and not ending with a hyphen (for example kafka-prod-1).",
+            _("An instance name has 1 to 63 characters: lowercase letters, digits and hyphens, "
+              "starting with a letter and not ending with a hyphen (for example kafka-prod-1)."),
             field="name",
             code="invalid_name",
         )
@@ -65,7 +66,7 @@ def validate_aku(value: object) -> int:
     aku = inputs.whole_number(value, 1, MAX_INSTANCE_AKU)
     if aku is None:
         raise InstanceError(
-            f"Capacity is a whole number of AKU from 1 to {MAX_INSTANCE_AKU:,}, written in digits 0-9.",
+            _("Capacity is a whole number of AKU from 1 to %(max)s, written in digits 0-9.", max=f"{MAX_INSTANCE_AKU:,}"),
             field="aku", code="invalid_aku",
         )
     return aku
@@ -80,8 +81,8 @@ def get_instance(instance_id: object) -> Instance:
     ident = inputs.record_id(instance_id)
     found = db.session.get(Instance, ident) if ident is not None else None
     if found is None:
-        raise InstanceNotFound(f"There is no instance {ident}." if ident is not None else
-                               "There is no such instance: an instance's id is a whole number.")
+        raise InstanceNotFound(_("There is no instance %(id)s.", id=ident) if ident is not None else
+                               _("There is no such instance: an instance's id is a whole number."))
     return found
 
 
@@ -104,7 +105,7 @@ def create_instance(name: object, aku: object, *, actor: str | None = None) -> I
     try:
         lic = _lock()
         if db.session.scalar(select(Instance.id).where(Instance.name == name)) is not None:
-            raise InstanceNameTaken(f"An instance named {name} already exists: choose another name.", field="name")
+            raise InstanceNameTaken(_("An instance named %(name)s already exists: choose another name.", name=name), field="name")
         lic.check_create(aku)
         now = lic.now
         inst = Instance(name=name, aku=aku, created_at=now, updated_at=now, created_by=actor)
@@ -112,7 +113,7 @@ def create_instance(name: object, aku: object, *, actor: str | None = None) -> I
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise InstanceNameTaken(f"An instance named {name} already exists: choose another name.", field="name") from None
+        raise InstanceNameTaken(_("An instance named %(name)s already exists: choose another name.", name=name), field="name") from None
     except (InstanceError, sm.CapacityError):
         db.session.rollback()
         raise

@@ -23,6 +23,13 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from .. import product_key
+from ..i18n import gettext as _
+
+
+def N_(message: str) -> str:
+    """Marks a label for the catalogue; `_` translates it where it is shown."""
+    return message
+
 from ..timefmt import for_people
 
 TRIAL_TYPE = "trial"
@@ -45,18 +52,18 @@ class LicenseStatus(StrEnum):
 
 
 STATUSES = tuple(LicenseStatus)
-STATUS_LABELS = {LicenseStatus.TRIAL: "Trial", LicenseStatus.ACTIVE: "Active", LicenseStatus.EXPIRING: "Expiring",
-                 LicenseStatus.EXPIRED: "Expired"}
+STATUS_LABELS = {LicenseStatus.TRIAL: N_("Trial"), LicenseStatus.ACTIVE: N_("Active"), LicenseStatus.EXPIRING: N_("Expiring"),
+                 LicenseStatus.EXPIRED: N_("Expired")}
 # The level of the status badge (and banner) for each status: info, ok, warning, danger.
 STATUS_LEVELS = {LicenseStatus.TRIAL: "info", LicenseStatus.ACTIVE: "ok", LicenseStatus.EXPIRING: "warning",
                  LicenseStatus.EXPIRED: "danger"}
 CHANNEL_LABELS = {
-    TRIAL_CHANNEL: "Built-in trial",
-    product_key.Channel.ALIBABA_MARKETPLACE: "Alibaba Cloud Marketplace",
-    product_key.Channel.OFFLINE_CONTRACT: "Offline contract",
+    TRIAL_CHANNEL: N_("Built-in trial"),
+    product_key.Channel.ALIBABA_MARKETPLACE: N_("Alibaba Cloud Marketplace"),
+    product_key.Channel.OFFLINE_CONTRACT: N_("Offline contract"),
 }
-TYPE_LABELS = {TRIAL_TYPE: "Free trial", product_key.KeyType.SUBSCRIPTION: "Subscription",
-               product_key.KeyType.TRIAL_EXTENSION: "Trial extension"}
+TYPE_LABELS = {TRIAL_TYPE: N_("Free trial"), product_key.KeyType.SUBSCRIPTION: N_("Subscription"),
+               product_key.KeyType.TRIAL_EXTENSION: N_("Trial extension")}
 
 DAY = timedelta(days=1)
 
@@ -227,11 +234,11 @@ def time_left(expires_at: datetime, now: datetime) -> str:
     """
     remaining = _utc(expires_at) - _utc(now)
     if remaining <= timedelta(0):
-        return "none"
+        return _("none")
     if remaining < DAY:
-        return "less than a day"
+        return _("less than a day")
     days = -(-remaining // DAY)  # rounded up
-    return "1 day" if days == 1 else f"{days} days"
+    return _("1 day") if days == 1 else _("%(days)s days", days=days)
 
 
 def status_of(terms: Terms, now: datetime, expiring_days: int) -> LicenseStatus:
@@ -264,7 +271,7 @@ class LicenseState:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return _(STATUS_LABELS[self.status])
 
     @property
     def status_level(self) -> str:
@@ -277,14 +284,17 @@ class LicenseState:
     @property
     def where_to_apply(self) -> str:
         """Where a new product key goes (and the one-click way, when a code is remembered)."""
-        return "Settings, Update Product License" + (" (or Check for renewal)." if self.authorization_code else ".")
+        if self.authorization_code:
+            return _("Settings, Update Product License (or Check for renewal).")
+        return _("Settings, Update Product License.")
 
     @property
     def next_step(self) -> str:
         """What to do for a license that will do (after the trial, or after this key's term)."""
         if self.terms.is_trial:
-            return "Buy a license on the marketplace, then activate it: Settings, Update Product License."
-        return "Renew on the marketplace, then re-activate this environment with the new product key: " + self.where_to_apply
+            return _("Buy a license on the marketplace, then activate it: Settings, Update Product License.")
+        return _("Renew on the marketplace, then re-activate this environment with the new product key: %(where)s",
+                 where=self.where_to_apply)
 
     @property
     def days_left(self) -> int:
@@ -320,31 +330,33 @@ class LicenseState:
         growth = new_aku - current_aku
         if growth <= 0 and not creating:
             return
-        what = "create an instance" if creating else "grow an instance"
         if self.expired:
+            day = format_day(self.terms.expires_at)
+            if self.terms.is_trial:
+                said = (_("The trial expired on %(day)s, so you cannot create an instance.", day=day) if creating
+                        else _("The trial expired on %(day)s, so you cannot grow an instance.", day=day))
+            else:
+                said = (_("The license expired on %(day)s, so you cannot create an instance.", day=day) if creating
+                        else _("The license expired on %(day)s, so you cannot grow an instance.", day=day))
             raise LicenseExpired(
-                f"The {'trial' if self.terms.is_trial else 'license'} expired on "
-                f"{format_day(self.terms.expires_at)}, so you cannot {what}. Running instances keep "
-                "running. " + self.next_step,
+                said + " " + _("Running instances keep running.") + " " + self.next_step,
                 expires_at=self.terms.expires_at,
             )
         after = self.aku_in_use + growth
         if after > self.terms.aku:
             available = self.aku_free
             if self.over_capacity:
-                why = (
-                    f"{self.aku_in_use} AKU are in use, more than the {self.terms.aku} AKU licensed "
-                    f"(the license was changed to less capacity), so nothing can be created or grown "
-                    f"until usage is at most {self.terms.aku} AKU."
-                )
+                why = _("%(in_use)s AKU are in use, more than the %(aku)s AKU licensed (the license was changed to "
+                        "less capacity), so nothing can be created or grown until usage is at most %(aku)s AKU.",
+                        in_use=self.aku_in_use, aku=self.terms.aku)
             else:
-                why = (
-                    f"{'Creating' if creating else 'Growing'} this instance needs {growth} AKU and only "
-                    f"{available} of the {self.terms.aku} AKU licensed are free "
-                    f"({self.aku_in_use} AKU in use)."
-                )
+                numbers = dict(growth=growth, available=available, aku=self.terms.aku, in_use=self.aku_in_use)
+                why = (_("Creating this instance needs %(growth)s AKU and only %(available)s of the %(aku)s AKU "
+                         "licensed are free (%(in_use)s AKU in use).", **numbers) if creating else
+                       _("Growing this instance needs %(growth)s AKU and only %(available)s of the %(aku)s AKU "
+                         "licensed are free (%(in_use)s AKU in use).", **numbers))
             raise InsufficientAku(
-                why + " Shrink or delete an instance, or buy more capacity and re-activate.",
+                why + " " + _("Shrink or delete an instance, or buy more capacity and re-activate."),
                 needed=growth,
                 available=available,
                 licensed=self.terms.aku,
@@ -391,27 +403,26 @@ def change_summary(before: Terms, after: Terms) -> str:
     - a trial extension over a trial extension: "Trial extended until … (was …)";
     - the same AKU and expiry: "Activated key sequence 3: still 40 AKU until …".
     """
-    until, was = format_day(after.expires_at), format_day(before.expires_at)
-    seq = f"key sequence {after.seq}"
+    v = dict(until=format_day(after.expires_at), was=format_day(before.expires_at), seq=after.seq,
+             aku=after.aku, was_aku=before.aku)
     if before.is_builtin_trial or (before.is_trial and not after.is_trial):
-        return (
-            f"Activated: {after.aku} AKU until {until} ({seq}). "
-            "You can create instances up to the licensed capacity."
-        )
-    aku = f"{after.aku} AKU (was {before.aku} AKU)"
+        return _("Activated: %(aku)s AKU until %(until)s (key sequence %(seq)s). "
+                 "You can create instances up to the licensed capacity.", **v)
     if after.expires_at > before.expires_at and before.is_trial and after.is_trial:
-        return f"Trial extended until {until} (was {was}), {after.aku} AKU, {seq}."
+        return _("Trial extended until %(until)s (was %(was)s), %(aku)s AKU, key sequence %(seq)s.", **v)
     if after.expires_at > before.expires_at:
         if after.aku != before.aku:
-            return f"Renewed until {until} (was {was}) and updated to {aku}, {seq}."
-        return f"Renewed until {until} (was {was}), {after.aku} AKU, {seq}."
+            return _("Renewed until %(until)s (was %(was)s) and updated to %(aku)s AKU (was %(was_aku)s AKU), "
+                     "key sequence %(seq)s.", **v)
+        return _("Renewed until %(until)s (was %(was)s), %(aku)s AKU, key sequence %(seq)s.", **v)
     if after.expires_at < before.expires_at:
         if after.aku != before.aku:
-            return f"Updated to {aku}, now valid until {until} (was {was}), {seq}."
-        return f"Now valid until {until} (was {was}), {after.aku} AKU, {seq}."
+            return _("Updated to %(aku)s AKU (was %(was_aku)s AKU), now valid until %(until)s (was %(was)s), "
+                     "key sequence %(seq)s.", **v)
+        return _("Now valid until %(until)s (was %(was)s), %(aku)s AKU, key sequence %(seq)s.", **v)
     if after.aku != before.aku:
-        return f"Updated to {aku} until {until}, {seq}."
-    return f"Activated {seq}: still {after.aku} AKU until {until}."
+        return _("Updated to %(aku)s AKU (was %(was_aku)s AKU) until %(until)s, key sequence %(seq)s.", **v)
+    return _("Activated key sequence %(seq)s: still %(aku)s AKU until %(until)s.", **v)
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,20 +480,15 @@ class Preview:
         out = []
         b, a = self.before, self.after
         if self.fewer_aku:
-            out.append(
-                f"This key grants less capacity than the running license: {a.aku} AKU instead of {b.aku} AKU."
-            )
+            out.append(_("This key grants less capacity than the running license: %(aku)s AKU instead of "
+                         "%(was)s AKU.", aku=a.aku, was=b.aku))
         if self.earlier_expiry:
-            out.append(
-                f"This key expires earlier than the running license: {format_day(a.terms.expires_at)} "
-                f"instead of {format_day(b.terms.expires_at)}."
-            )
+            out.append(_("This key expires earlier than the running license: %(day)s instead of %(was)s.",
+                         day=format_day(a.terms.expires_at), was=format_day(b.terms.expires_at)))
         if self.over_capacity_after:
-            out.append(
-                f"{b.aku_in_use} AKU are in use now, more than the {a.aku} AKU this key grants. "
-                "Running instances keep running, but no instance can be created or grown until "
-                f"usage is at most {a.aku} AKU."
-            )
+            out.append(_("%(in_use)s AKU are in use now, more than the %(aku)s AKU this key grants. Running "
+                         "instances keep running, but no instance can be created or grown until usage is at most "
+                         "%(aku)s AKU.", in_use=b.aku_in_use, aku=a.aku))
         return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app, url_for
 from markupsafe import Markup
 
+from ..i18n import gettext as _
 from ..license_platform import Badge, Banner
 from . import license_rules as sm
 from . import license_record
@@ -21,11 +22,14 @@ def badge() -> Badge | None:
         return None
     lic = license_record.current_license()
     status = lic.status
-    kind = "Trial" if lic.terms.is_trial else "License"
+    day = sm.format_day(lic.terms.expires_at)
     if status == sm.LicenseStatus.EXPIRED:
-        title = f"{kind} expired on {sm.format_day(lic.terms.expires_at)}"
+        title = (_("Trial expired on %(day)s", day=day) if lic.terms.is_trial
+                 else _("License expired on %(day)s", day=day))
+    elif lic.terms.is_trial:
+        title = _("Trial: %(time)s left, %(aku)s AKU", time=lic.time_left, aku=lic.aku)
     else:
-        title = f"{kind}: {lic.time_left} left, {lic.aku} AKU"
+        title = _("License: %(time)s left, %(aku)s AKU", time=lic.time_left, aku=lic.aku)
     return Badge(lic.status_level, lic.status_label, title)
 
 
@@ -58,45 +62,50 @@ def license_banners(
     status = lic.status
     if status != sm.LicenseStatus.ACTIVE:
         until = sm.format_day(t.expires_at)
-        what, buy = ("trial", "Buy a license") if t.is_trial else ("license", "Renew on the marketplace")
+        buy = _("Buy a license") if t.is_trial else _("Renew on the marketplace")
         next_step = lic.next_step
         if status == sm.LicenseStatus.EXPIRED:
-            level, title = "danger", f"The {what} expired on {until}."
-            text = "Creating or growing instances is refused; running instances keep running. " + next_step
+            level = "danger"
+            title = (_("The trial expired on %(day)s.", day=until) if t.is_trial
+                     else _("The license expired on %(day)s.", day=until))
+            text = _("Creating or growing instances is refused; running instances keep running.") + " " + next_step
         elif status == sm.LicenseStatus.EXPIRING:
             level = "warning"
             if t.is_trial:
-                title = f"The trial expires in {lic.time_left}."
+                title = _("The trial expires in %(time)s.", time=lic.time_left)
             else:  # the title says what to do; the text says where
-                title = f"The license expires in {lic.time_left}: renew on the marketplace, then re-activate."
-                next_step = "After renewing, apply the new product key: " + lic.where_to_apply
-            text = f"On {until} creating and growing instances stops; running instances keep running. " + next_step
+                title = _("The license expires in %(time)s: renew on the marketplace, then re-activate.",
+                          time=lic.time_left)
+                next_step = _("After renewing, apply the new product key: %(where)s", where=lic.where_to_apply)
+            text = _("On %(day)s creating and growing instances stops; running instances keep running.",
+                     day=until) + " " + next_step
         else:
-            level, title = "info", f"Free trial: {lic.time_left} left."
-            text = f"{t.aku} AKU until {until}. " + next_step
+            level, title = "info", _("Free trial: %(time)s left.", time=lic.time_left)
+            text = _("%(aku)s AKU until %(day)s.", aku=t.aku, day=until) + " " + next_step
         if purchase_url:
             link_url, link_text = purchase_url, buy
             if support_url:
-                text = Markup('{} Questions? <a href="{}">Contact {}</a>.').format(text, support_url, vendor_name)
+                text = Markup("{} {}").format(text, Markup(_("Questions? %(link)s.", link=Markup('<a href="{}">{}</a>').format(
+                    support_url, _("Contact %(vendor)s", vendor=vendor_name)))))
         elif support_url:
-            link_url, link_text = support_url, f"Contact {vendor_name}"
+            link_url, link_text = support_url, _("Contact %(vendor)s", vendor=vendor_name)
         else:
-            link_url, link_text = settings_url, "Go to Settings"
+            link_url, link_text = settings_url, _("Go to Settings")
         out.append(Banner(level, title, text, link_url, link_text))
     if lic.over_capacity:
         out.append(Banner(
             "warning",
-            f"{lic.aku_in_use} AKU in use, more than the {lic.aku} AKU licensed.",
-            "Running instances keep running, but none can be created or grown until usage is at most "
-            f"{lic.aku} AKU: shrink or delete instances, or activate a key with more capacity.",
+            _("%(in_use)s AKU in use, more than the %(aku)s AKU licensed.", in_use=lic.aku_in_use, aku=lic.aku),
+            _("Running instances keep running, but none can be created or grown until usage is at most %(aku)s AKU: "
+              "shrink or delete instances, or activate a key with more capacity.", aku=lic.aku),
             instances_url,
-            "Go to Instances",
+            _("Go to Instances"),
         ))
     if lic.clock_behind:
         out.append(Banner(
             "warning",
-            "This environment's clock is behind.",
-            "It reads earlier than a time the environment has already seen, so the license is judged by "
-            "the later time. Correct the clock (NTP).",
+            _("This environment's clock is behind."),
+            _("It reads earlier than a time the environment has already seen, so the license is judged by "
+              "the later time. Correct the clock (NTP)."),
         ))
     return out

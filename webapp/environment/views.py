@@ -11,6 +11,7 @@ import math
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from .. import inputs, product_key
+from ..i18n import gettext as _
 from ..htmx import done, render, trigger, wants_fragment
 from ..redeem_interface import RedeemError
 from ..timefmt import for_people
@@ -115,7 +116,7 @@ def _applied_message(applied: activation.Applied) -> str:
     in the words of :func:`state.change_summary`; the same key again changes nothing."""
     t = applied.state.terms
     if applied.already_active:
-        return f"This key (sequence {t.seq}) is already active: nothing changed."
+        return _("This key (sequence %(seq)s) is already active: nothing changed.", seq=t.seq)
     return sm.change_summary(applied.before.terms, t)
 
 
@@ -123,11 +124,9 @@ def no_renewal_message(lic: sm.LicenseState) -> str:
     """Check for renewal found nothing newer: said so, with what runs and when it was checked,
     so that it never reads like an activation (nor like the previous check's answer)."""
     t = lic.terms
-    return (
-        f"No renewal yet: key sequence {t.seq} ({t.aku} AKU until {for_people(t.expires_at)}) is the "
-        f"newest key the vendor has for authorization code {lic.authorization_code}. "
-        f"Checked at {for_people(lic.now)}."
-    )
+    return _("No renewal yet: key sequence %(seq)s (%(aku)s AKU until %(until)s) is the newest key the vendor has "
+             "for authorization code %(code)s. Checked at %(when)s.", seq=t.seq, aku=t.aku,
+             until=for_people(t.expires_at), code=lic.authorization_code, when=for_people(lic.now))
 
 
 def _retry_after(response, exc):
@@ -225,7 +224,7 @@ def create_instance():
         inst = instances.create_instance(form["name"], form["aku"])
     except (instances.InstanceError, sm.CapacityError) as exc:
         return _instances(_status(exc), error=exc, error_for="create", form=form)
-    message = f"Created {inst.name} with {inst.aku} AKU."
+    message = _("Created %(name)s with %(aku)s AKU.", name=inst.name, aku=inst.aku)
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
 
 
@@ -245,7 +244,7 @@ def resize_instance(instance_id: str):
         inst = instances.resize_instance(instance_id, request.form.get("aku", ""))
     except (instances.InstanceError, sm.CapacityError) as exc:
         return _instances(_status(exc), error=exc, error_for=instance_id)
-    message = f"{inst.name} now has {inst.aku} AKU."
+    message = _("%(name)s now has %(aku)s AKU.", name=inst.name, aku=inst.aku)
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
 
 
@@ -258,7 +257,7 @@ def delete_instance(instance_id: str):
         instances.delete_instance(instance_id)
     except instances.InstanceError as exc:
         return _instances(_status(exc), error=exc, error_for=instance_id)
-    message = f"Deleted {name}."
+    message = _("Deleted %(name)s.", name=name)
     return done(message, url_for(".instances"), "license-changed", fragment=_instances(message=message))
 
 

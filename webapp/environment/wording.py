@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .. import product_key
 from .. import wording as shared
+from ..i18n import gettext as _
 from ..timefmt import for_people
 from .models import ActivationSource
 
@@ -26,8 +27,8 @@ SOURCES = shared.ACTIVATION_SOURCES
 
 # A refused Check for renewal, as the license card's headline; a wait (a rate limit of the
 # vendor's, or of the marketplace behind it) is no failure and reads calmly, as a warning.
-RENEWAL_CHECK_FAILED = "Check for renewal failed."
-RENEWAL_CHECK_WAIT = "Too many checks just now."
+RENEWAL_CHECK_FAILED = shared.N_("Check for renewal failed.")
+RENEWAL_CHECK_WAIT = shared.N_("Too many checks just now.")
 WAIT_CODES = frozenset({"rate_limited", "marketplace_throttled"})
 
 
@@ -38,13 +39,13 @@ def is_wait(error) -> bool:
 
 def renewal_check_headline(error) -> str:
     """The headline over the vendor's message after a Check for renewal that did not go through."""
-    return RENEWAL_CHECK_WAIT if is_wait(error) else RENEWAL_CHECK_FAILED
+    return _(RENEWAL_CHECK_WAIT if is_wait(error) else RENEWAL_CHECK_FAILED)
 
 
 def refusal_reason(code: str | None) -> str:
     """A refusal's error code in a few words ("older than the running key"); a code this
     version does not know (a newer vendor's) reads "refused by the vendor"."""
-    return REFUSAL_REASONS.get(code or "", "refused by the vendor")
+    return _(REFUSAL_REASONS.get(code or "", shared.N_("refused by the vendor")))
 
 
 def error_parts(error, headline: str | None = None) -> tuple[str | None, str]:
@@ -70,14 +71,15 @@ def history_key(row) -> list[str]:
     could be read."""
     parts = []
     if row.key_seq is not None:
-        parts.append(f"key sequence {row.key_seq}")
+        parts.append(_("key sequence %(seq)s", seq=row.key_seq))
     if row.key_aku:
         parts.append(f"{row.key_aku} AKU")
     if row.key_expires_at:
-        parts.append(f"until {for_people(row.key_expires_at)}")
+        parts.append(_("until %(when)s", when=for_people(row.key_expires_at)))
     if row.key_reference:
         no_key = not parts and row.source in (ActivationSource.REDEEM, ActivationSource.RENEWAL_CHECK)
-        parts.append(f"{'authorization code' if no_key else 'reference'} {row.key_reference}")
+        parts.append(_("authorization code %(code)s", code=row.key_reference) if no_key
+                     else _("reference %(code)s", code=row.key_reference))
     return parts
 
 
@@ -87,16 +89,17 @@ def repeats(row) -> str | None:
     count = row.count or 1
     if count < 2:
         return None
-    return f"{count} times, the last at {for_people(row.last_seen_at or row.at)}"
+    return _("%(count)s times, the last at %(when)s", count=count, when=for_people(row.last_seen_at or row.at))
 
 
 def history_result(row) -> str:
     """The result in words: "Applied", "Refused: older than the running key", or for a rate
     limit of the vendor's "Wait: too many attempts"."""
     if row.result == "applied":
-        return "Applied"
-    label = "Wait" if row.error_code in WAIT_CODES else "Refused"
-    return f"{label}: {refusal_reason(row.error_code)}"
+        return _("Applied")
+    if row.error_code in WAIT_CODES:
+        return _("Wait: %(reason)s", reason=refusal_reason(row.error_code))
+    return _("Refused: %(reason)s", reason=refusal_reason(row.error_code))
 
 
 def history_sentence(row) -> str:
@@ -106,10 +109,14 @@ def history_sentence(row) -> str:
     said = history_result(row)
     times = repeats(row)
     if times:
-        said += f", {times}"
+        said = _("%(result)s, %(times)s", result=said, times=times)
     key = " · ".join(history_key(row))
-    how = SOURCES.get(row.source, row.source)
-    return f"{said}. {how} by {row.actor} at {for_people(row.at)}" + (f": {key}." if key else ".")
+    how = _(SOURCES.get(row.source, row.source))
+    if key:
+        return _("%(result)s. %(how)s by %(actor)s at %(when)s: %(key)s.", result=said, how=how, actor=row.actor,
+                 when=for_people(row.at), key=key)
+    return _("%(result)s. %(how)s by %(actor)s at %(when)s.", result=said, how=how, actor=row.actor,
+             when=for_people(row.at))
 
 
 def history_json(row) -> dict:
@@ -126,7 +133,7 @@ def history_json(row) -> dict:
         "count": row.count or 1,
         "actor": row.actor,
         "source": row.source,
-        "how": SOURCES.get(row.source, row.source),
+        "how": _(SOURCES.get(row.source, row.source)),
         "result": row.result,
         "errorCode": row.error_code,
         "reason": refusal_reason(row.error_code) if refused else None,
