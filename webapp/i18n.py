@@ -57,6 +57,11 @@ def lazy_gettext(message: str, **variables) -> LazyString:
 
 _ = gettext
 
+# The product-key codec imports nothing of the app: its refusals' words come through here.
+from . import product_key as _product_key  # noqa: E402
+
+_product_key.set_translator(gettext)
+
 
 def normalize(value: str | None) -> str | None:
     """One of LOCALES for a language tag (`zh`, `zh-CN`, `zh-Hans`, `zh_Hans_CN`, `en-US`), else None.

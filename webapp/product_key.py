@@ -117,24 +117,46 @@ _TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_PASTE_HINT = "Paste the whole key exactly as you received it, or ask the vendor to send it again."
+# The words of refusals are translated by the app (webapp.i18n sets the translator); the codec
+# imports nothing of the app, and alone it speaks English.
+_translate = None
+
+
+def set_translator(translate) -> None:
+    """`translate(message, **values)`: the app's gettext (webapp.i18n), for the refusals' words."""
+    global _translate
+    _translate = translate
+
+
+def _(message: str, **values) -> str:
+    if _translate is not None:
+        return _translate(message, **values)
+    return message % values if values else message
+
+
+def N_(message: str) -> str:
+    """Marks words for the catalogue; `_` translates them where they are used."""
+    return message
+
+
+_PASTE_HINT = N_("Paste the whole key exactly as you received it, or ask the vendor to send it again.")
 # Every key starts with the base64 of '{"installId":"' (installId is written first).
 KEY_PREFIX = "eyJpbnN0YWxsSWQiOi"
 # What a marketplace authorization code looks like when it is pasted where a key belongs.
 _CODE_LIKE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 # What people read when a key cannot be read at all (the precise reason goes to ``details``).
-_NOT_A_KEY = "This is not a product key."
-_NOT_A_KEY_HELP = (
-    f"A product key is a long text that starts with {KEY_PREFIX}: copy the whole key from the "
+_NOT_A_KEY = N_("This is not a product key.")
+_NOT_A_KEY_HELP = N_(
+    "A product key is a long text that starts with %(prefix)s: copy the whole key from the "
     "vendor's message, or from the page where you redeemed your authorization code, and paste it again."
 )
-_CODE_HINT = (
-    " An authorization code from the marketplace does not work here: the vendor turns it into a "
+_CODE_HINT = N_(
+    "An authorization code from the marketplace does not work here: the vendor turns it into a "
     "product key for this environment's install ID."
 )
-_DAMAGED = "This product key is incomplete or damaged."
-_DAMAGED_HELP = (
+_DAMAGED = N_("This product key is incomplete or damaged.")
+_DAMAGED_HELP = N_(
     "Part of it is missing or was changed: copy the whole key again, from its first character to "
     "its last, or ask the vendor to send it again."
 )
@@ -229,6 +251,7 @@ def _error(
     details: Mapping[str, Any] | None = None,
 ) -> ProductKeyError:
     """A refusal whose message is its headline followed by why and what to do."""
+    headline = _(headline)
     return ProductKeyError(code, f"{headline} {rest}", field=field, details=details, headline=headline)
 
 
@@ -241,8 +264,8 @@ def _unreadable(pasted: str, reason: str, field: str | None = None) -> ProductKe
     """
     details = {"reason": reason}
     if "".join(pasted.split()).startswith(KEY_PREFIX):
-        return _error("malformed_key", _DAMAGED, _DAMAGED_HELP, field=field, details=details)
-    hint = _NOT_A_KEY_HELP + (_CODE_HINT if _CODE_LIKE.fullmatch(pasted.strip()) else "")
+        return _error("malformed_key", _DAMAGED, _(_DAMAGED_HELP), field=field, details=details)
+    hint = _(_NOT_A_KEY_HELP, prefix=KEY_PREFIX) + (" " + _(_CODE_HINT) if _CODE_LIKE.fullmatch(pasted.strip()) else "")
     return _error("malformed_key", _NOT_A_KEY, hint, field=field, details=details)
 
 
@@ -448,8 +471,8 @@ def _invalid_term(field: str, what: str, *, newer_format: bool = False) -> Produ
     if newer_format:
         return _error(
             "malformed_key",
-            "This product key is of a newer format than this environment reads.",
-            f"Update this environment, or ask the vendor for a key of format {FORMAT}.",
+            N_("This product key is of a newer format than this environment reads."),
+            _("Update this environment, or ask the vendor for a key of format %(format)s.", format=FORMAT),
             field=field,
             details=details,
         )
@@ -457,8 +480,9 @@ def _invalid_term(field: str, what: str, *, newer_format: bool = False) -> Produ
     state = "missing" if what.endswith(" is missing") else "not valid"
     return _error(
         "malformed_key",
-        "This product key cannot be used.",
-        f"Its {name} is {state}: ask the vendor for a new key.",
+        N_("This product key cannot be used."),
+        (_("Its %(name)s is missing: ask the vendor for a new key.", name=name) if state == "missing"
+         else _("Its %(name)s is not valid: ask the vendor for a new key.", name=name)),
         field=field,
         details=details,
     )
@@ -541,8 +565,8 @@ def _key_bytes(text: Any) -> tuple[bytes, str]:
     if not isinstance(text, str):
         raise _error(
             "malformed_key",
-            "The product key must be text.",
-            "Paste the whole key exactly as you received it.",
+            N_("The product key must be text."),
+            _("Paste the whole key exactly as you received it."),
             details={"reason": f"got {type(text).__name__}, not text"},
         )
     if len(text) > MAX_KEY_CHARS:
@@ -552,8 +576,8 @@ def _key_bytes(text: Any) -> tuple[bytes, str]:
     if not compact:
         raise _error(
             "malformed_key",
-            "The product key is empty.",
-            "Paste the whole key you received from the vendor.",
+            N_("The product key is empty."),
+            _("Paste the whole key you received from the vendor."),
             details={"reason": "empty"},
         )
     # The URL-safe alphabet is read as the standard one.
@@ -574,7 +598,8 @@ def _too_long(n: int) -> ProductKeyError:
     return _error(
         "malformed_key",
         _NOT_A_KEY,
-        f"It is {n:,} characters long, and a product key has at most {MAX_KEY_CHARS:,}: paste only the key.",
+        _("It is %(n)s characters long, and a product key has at most %(max)s: paste only the key.",
+          n=f"{n:,}", max=f"{MAX_KEY_CHARS:,}"),
         details={"reason": f"{n} characters, over the limit of {MAX_KEY_CHARS}"},
     )
 
@@ -691,9 +716,9 @@ def verify(text: str, trusted_keys: Mapping[str, Ed25519PublicKey]) -> ProductKe
     if public_key is None:
         raise _error(
             "signature_invalid",
-            "This key is signed with a vendor key that this environment does not know.",
-            f"That vendor key is named {_shown(kid)}: ask the vendor for a key signed with a current "
-            "key, or update this environment's trusted vendor keys.",
+            N_("This key is signed with a vendor key that this environment does not know."),
+            _("That vendor key is named %(kid)s: ask the vendor for a key signed with a current "
+              "key, or update this environment's trusted vendor keys.", kid=_shown(kid)),
             field="signature.kid",
             details={"kid": kid, "unknownKid": True, "reason": "unknown kid"},
         )
@@ -703,8 +728,8 @@ def verify(text: str, trusted_keys: Mapping[str, Ed25519PublicKey]) -> ProductKe
     if signature is None:
         raise _error(
             "signature_invalid",
-            "This key was altered or not issued by the vendor.",
-            "Its signature is damaged. " + _PASTE_HINT,
+            N_("This key was altered or not issued by the vendor."),
+            _("Its signature is damaged.") + " " + _(_PASTE_HINT),
             field="signature.value",
             details={"kid": kid, "reason": "the signature is not the standard base64 of 64 bytes"},
         )
@@ -713,8 +738,8 @@ def verify(text: str, trusted_keys: Mapping[str, Ed25519PublicKey]) -> ProductKe
     except InvalidSignature:
         raise _error(
             "signature_invalid",
-            "This key was altered or not issued by the vendor.",
-            "Its signature does not match what it says. " + _PASTE_HINT,
+            N_("This key was altered or not issued by the vendor."),
+            _("Its signature does not match what it says.") + " " + _(_PASTE_HINT),
             field="signature.value",
             details={"kid": kid, "reason": "the signature does not verify"},
         ) from None
@@ -760,9 +785,10 @@ def check_applicable(
     if key.install_id != install_id:
         raise _error(
             "wrong_install_id",
-            "This key is for another environment.",
-            f"It was issued for install ID {key.install_id}, and this environment's install ID is "
-            f"{install_id} (shown on the Settings page): ask the vendor for a key issued for it.",
+            N_("This key is for another environment."),
+            _("It was issued for install ID %(key_install_id)s, and this environment's install ID is "
+              "%(install_id)s (shown on the Settings page): ask the vendor for a key issued for it.",
+              key_install_id=key.install_id, install_id=install_id),
             field="installId",
             details={"keyInstallId": key.install_id, "installId": install_id},
         )
@@ -770,26 +796,28 @@ def check_applicable(
     if lic.issued_at > latest:
         raise _error(
             "clock_skew",
-            "This key was issued later than this environment's clock says it is now.",
-            f"It was issued at {time_for_people(lic.issued_at)} and the clock says {time_for_people(now)}, more "
-            "than 5 minutes earlier: correct the environment's clock (NTP) and apply the key again.",
+            N_("This key was issued later than this environment's clock says it is now."),
+            _("It was issued at %(issued)s and the clock says %(now)s, more than 5 minutes earlier: correct the "
+              "environment's clock (NTP) and apply the key again.",
+              issued=time_for_people(lic.issued_at), now=time_for_people(now)),
             field="license.issuedAt",
             details={"issuedAt": format_time(lic.issued_at), "now": format_time(now)},
         )
     if lic.not_before > latest:
         raise _error(
             "not_yet_valid",
-            "This key is not valid yet.",
-            f"It is valid from {time_for_people(lic.not_before)}, and this environment's clock says "
-            f"{time_for_people(now)}: apply it again from {time_for_people(lic.not_before)}.",
+            N_("This key is not valid yet."),
+            _("It is valid from %(start)s, and this environment's clock says %(now)s: apply it again from %(start)s.",
+              start=time_for_people(lic.not_before), now=time_for_people(now)),
             field="license.notBefore",
             details={"notBefore": format_time(lic.not_before), "now": format_time(now)},
         )
     if lic.expires_at <= now:
         raise _error(
             "key_expired",
-            "This key has expired.",
-            f"It was valid until {time_for_people(lic.expires_at)}: renew, then ask the vendor for a new key.",
+            N_("This key has expired."),
+            _("It was valid until %(until)s: renew, then ask the vendor for a new key.",
+              until=time_for_people(lic.expires_at)),
             field="license.expiresAt",
             details={"expiresAt": format_time(lic.expires_at)},
         )
@@ -797,20 +825,19 @@ def check_applicable(
         return True
     current = 0 if running_seq is None else running_seq
     if lic.seq <= current:
-        newest = "apply the newest key the vendor issued for this environment."
+        newest = _("apply the newest key the vendor issued for this environment.")
         if lic.seq == current:
-            headline = "Another key with the same sequence number is already active."
-            why = f"Both have key sequence {lic.seq}, so this one cannot replace the running one: "
+            headline = N_("Another key with the same sequence number is already active.")
+            why = _("Both have key sequence %(seq)s, so this one cannot replace the running one: %(then)s",
+                    seq=lic.seq, then=newest)
         else:
-            headline = "This key is older than the running license."
-            why = (
-                f"It has key sequence {lic.seq} and the running license {current}, and an older key "
-                "can never replace a newer one: "
-            )
+            headline = N_("This key is older than the running license.")
+            why = _("It has key sequence %(seq)s and the running license %(current)s, and an older key can never "
+                    "replace a newer one: %(then)s", seq=lic.seq, current=current, then=newest)
         raise _error(
             "older_key",
             headline,
-            why + newest,
+            why,
             field="license.seq",
             details={"seq": lic.seq, "runningSeq": current},
         )
