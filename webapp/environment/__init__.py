@@ -14,6 +14,8 @@ vendor) and ``instances`` (capacity use); the pages in ``views``, the JSON API i
 """
 from __future__ import annotations
 
+from ..i18n import lazy_gettext
+
 from .plugin import (
     CapacityError,
     InsufficientAku,
@@ -50,8 +52,8 @@ def init_app(app, state) -> None:
     app.after_request(license_record.flush_high_water)
     refusal_limits.init_app(app)
 
-    state.add_nav("environment.settings", "Settings", AccountRole.OPERATOR)
-    state.add_nav("environment.instances", "Instances", AccountRole.OPERATOR)
+    state.add_nav("environment.settings", lazy_gettext("Settings"), AccountRole.OPERATOR)
+    state.add_nav("environment.instances", lazy_gettext("Instances"), AccountRole.OPERATOR)
     state.homes[AccountRole.OPERATOR] = "environment.settings"
     state.homes.setdefault(AccountRole.ADMIN, "environment.settings")
     state.page_sides.update({views.bp.name: "environment"})

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from ..i18n import lazy_gettext
+
 
 def init_app(app, state) -> None:
     """Register the vendor side's blueprints, nav items, homes and the redemption service."""
@@ -24,14 +26,14 @@ def init_app(app, state) -> None:
     # The staff pages and the buyers' /redeem carry no banner or badge of the environment side (role both).
     state.page_sides.update({views.bp.name: "vendor", public.bp.name: "vendor"})
 
-    state.add_nav("vendor.issue_page", "Issue product key", AccountRole.ISSUER)
-    state.add_nav("vendor.keys", "Keys", AccountRole.ISSUER)
-    state.add_nav("vendor.attention", "Needs attention", AccountRole.ISSUER)
-    state.add_nav("vendor.decode", "Key decoder", AccountRole.ISSUER)
-    state.add_nav("vendor.audit_log", "Audit log", AccountRole.ISSUER)
-    state.add_nav("vendor.offline", "Offline keys", AccountRole.ADMIN)
+    state.add_nav("vendor.issue_page", lazy_gettext("Issue product key"), AccountRole.ISSUER)
+    state.add_nav("vendor.keys", lazy_gettext("Keys"), AccountRole.ISSUER)
+    state.add_nav("vendor.attention", lazy_gettext("Needs attention"), AccountRole.ISSUER)
+    state.add_nav("vendor.decode", lazy_gettext("Key decoder"), AccountRole.ISSUER)
+    state.add_nav("vendor.audit_log", lazy_gettext("Audit log"), AccountRole.ISSUER)
+    state.add_nav("vendor.offline", lazy_gettext("Offline keys"), AccountRole.ADMIN)
     if market.simulated:
-        state.add_nav("vendor.demo_codes", "Demo codes", AccountRole.ISSUER)
+        state.add_nav("vendor.demo_codes", lazy_gettext("Demo codes"), AccountRole.ISSUER)
     state.homes[AccountRole.ISSUER] = "vendor.issue_page"
     state.homes[AccountRole.ADMIN] = "vendor.issue_page"
     state.services["redeem"] = redeem.service
