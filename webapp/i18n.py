@@ -57,6 +57,11 @@ def lazy_gettext(message: str, **variables) -> LazyString:
 
 _ = gettext
 
+
+def N_(message: str) -> str:
+    """Marks words for the catalogue (pybabel extract); `gettext` translates them where they are shown."""
+    return message
+
 # The product-key codec imports nothing of the app: its refusals' words come through here.
 from . import product_key as _product_key  # noqa: E402
 

@@ -367,3 +367,21 @@ def test_a_pasted_key_of_another_reference_forgets_the_remembered_code(app, clie
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "no_remembered_code"
     [event] = [e for e in _events(app, "license_activated") if e.after["seq"] == 3]
     assert "authorization code ****7Q2K forgotten" in event.detail
+
+
+def test_the_message_follows_accept_language_and_the_code_stays(client, op, keys, clock):
+    """Issue 13: the JSON API keeps its machine codes; its human message is in the asked language."""
+    def refused(key_text, language):
+        response = client.post("/api/v1/environment/license", json={"productKey": key_text},
+                               headers={**op, "Accept-Language": language})
+        assert response.status_code == 422
+        return response.get_json()["error"]
+
+    error = refused("not a key at all", "zh-CN,zh;q=0.9")
+    assert error["code"] == "malformed_key" and error["message"].startswith("这不是产品密钥。")
+    error = refused("not a key at all", "en-US")
+    assert error["code"] == "malformed_key" and error["message"].startswith("This is not a product key.")
+    response = client.post("/api/v1/instances", json={"name": "big", "aku": 10_000},
+                           headers={**op, "Accept-Language": "zh"})
+    error = response.get_json()["error"]
+    assert error["code"] == "insufficient_aku" and "创建此实例需要 10000 AKU" in error["message"], error

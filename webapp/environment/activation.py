@@ -23,6 +23,7 @@ from sqlalchemy import or_, select, update
 
 from .. import audit, clock, product_key
 from ..authorization_code import mask
+from ..i18n import gettext as _
 from ..database import db
 from ..datakey import DataKeyError, data_key
 from . import license_rules as sm
@@ -41,11 +42,11 @@ def verify(text: str) -> product_key.ProductKey:
         return trust.verify(text)
     except trust.TrustConfigError as exc:
         log.error("environment: trusted public keys unreadable: %s", exc)
-        headline = "This environment cannot check product keys."
+        headline = _("This environment cannot check product keys.")
         raise product_key.ProductKeyError(
             "signature_invalid",
-            f"{headline} Its trusted vendor keys are misconfigured ({exc}): ask the administrator "
-            "to fix LICENSE_PUBLIC_KEYS.",
+            headline + " " + _("Its trusted vendor keys are misconfigured (%(error)s): ask the administrator "
+                               "to fix LICENSE_PUBLIC_KEYS.", error=exc),
             headline=headline,
             details={"reason": "the trusted public keys are misconfigured"},
         ) from None

@@ -19,6 +19,7 @@ from flask import current_app
 
 from .. import audit, authorization_code, inputs
 from ..authorization_code import mask
+from ..i18n import N_, current_locale, gettext as _
 from ..redeem_interface import RedeemError
 from .activation import Applied, apply_key, record_refusal, remembered_code
 from . import refusal_limits
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 
-_NOT_CONFIGURED = (
+_NOT_CONFIGURED = N_(
     "Online activation is not set up for this environment (LICENSE_VENDOR_URL is not set). "
     "Send the install ID and your authorization code to the vendor for a product key, then "
     "paste it under Update Product License."
@@ -53,8 +54,8 @@ def vendor_endpoint(base: str) -> str:
     if not host or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not _is_loopback(host)):
         raise RedeemError(
             "redeem_not_configured",
-            "LICENSE_VENDOR_URL must be an https address (http only on loopback): online "
-            "activation is off until it is fixed. Paste a product key under Update Product License instead.",
+            _("LICENSE_VENDOR_URL must be an https address (http only on loopback): online "
+              "activation is off until it is fixed. Paste a product key under Update Product License instead."),
             409,
         )
     return base.strip().rstrip("/") + "/api/v1/redeem"
@@ -73,11 +74,11 @@ def fetch_product_key(code: str, install_id: str, *, session: requests.Session |
     else:
         base = current_app.config["LICENSE_VENDOR_URL"]
         if not base:
-            raise RedeemError("redeem_not_configured", _NOT_CONFIGURED, 409)
+            raise RedeemError("redeem_not_configured", _(_NOT_CONFIGURED), 409)
         answer = _post(vendor_endpoint(base), code, install_id, session or requests)
     if not isinstance(answer, dict) or not isinstance(answer.get("productKey"), str):
         raise RedeemError(
-            "vendor_unreachable", "The vendor's answer held no product key. Try again later.", 503
+            "vendor_unreachable", _("The vendor's answer held no product key. Try again later."), 503
         )
     return answer
 
@@ -86,7 +87,8 @@ def _headers() -> dict[str, str]:
     """JSON, and this request's id, so that the vendor's log lines of the redemption carry it too."""
     from ..request_log import REQUEST_ID_HEADER, current_request_id
 
-    headers = {"Accept": "application/json"}
+    # The vendor answers its refusals' words in the language this page is read in.
+    headers = {"Accept": "application/json", "Accept-Language": current_locale().replace("_", "-")}
     request_id = current_request_id()
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
@@ -107,8 +109,8 @@ def _post(url: str, code: str, install_id: str, http) -> dict:
         log.warning("environment: vendor %s unreachable: %s", host, type(exc).__name__)
         raise RedeemError(
             "vendor_unreachable",
-            f"The vendor ({host}) could not be reached. Check this environment's outbound "
-            "network access and try again, or paste a product key under Update Product License.",
+            _("The vendor (%(host)s) could not be reached. Check this environment's outbound network access "
+              "and try again, or paste a product key under Update Product License.", host=host),
             503,
         ) from None
     try:
@@ -122,13 +124,14 @@ def _post(url: str, code: str, install_id: str, http) -> dict:
         retry_after = response.headers.get("Retry-After")
         raise RedeemError(
             error["code"][:64],
-            str(error.get("message") or "The vendor refused the authorization code.")[:1000],
+            str(error.get("message") or _("The vendor refused the authorization code."))[:1000],
             response.status_code,
             retry_after=inputs.whole_number(retry_after, 1, 7 * 86_400),
         )
     raise RedeemError(
         "vendor_unreachable",
-        f"The vendor ({host}) answered unexpectedly (HTTP {response.status_code}). Try again later.",
+        _("The vendor (%(host)s) answered unexpectedly (HTTP %(status)s). Try again later.", host=host,
+          status=response.status_code),
         503,
     )
 
@@ -141,14 +144,14 @@ def normalize_code(code: object) -> str:
         if exc.reason == "blank":
             raise RedeemError(
                 "code_invalid",
-                "Enter the authorization code: you find it in the marketplace's Buyer Console, "
-                "under Purchased Services, in the details of your purchase.",
+                _("Enter the authorization code: you find it in the marketplace's Buyer Console, "
+                  "under Purchased Services, in the details of your purchase."),
                 422,
             ) from None
         raise RedeemError(
             "code_invalid",
-            "That is not an authorization code: copy it exactly from the marketplace's Buyer "
-            "Console (Purchased Services).",
+            _("That is not an authorization code: copy it exactly from the marketplace's Buyer "
+              "Console (Purchased Services)."),
             422,
         ) from None
 
@@ -179,8 +182,8 @@ def renewal_check(*, actor: str | None = None) -> Applied:
     if code is None:
         raise RedeemError(
             "no_remembered_code",
-            "This environment has no remembered authorization code: activate once with the "
-            "authorization code (or paste the new product key) instead.",
+            _("This environment has no remembered authorization code: activate once with the "
+              "authorization code (or paste the new product key) instead."),
             409,
         )
     return redeem(code, actor=actor, source=ActivationSource.RENEWAL_CHECK)

@@ -33,6 +33,7 @@ from limits.storage import MovingWindowSupport, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 
 from .. import audit
+from ..i18n import N_, gettext as _
 from ..wording import limit_phrase, wait_phrase
 
 EXTENSION_KEY = "license_refusal_limits"
@@ -43,7 +44,7 @@ ACTOR = "actor"
 ENVIRONMENT = "environment"
 SETTING = {ACTOR: "LICENSE_REFUSAL_ACTOR_LIMITS", ENVIRONMENT: "LICENSE_REFUSAL_ENVIRONMENT_LIMITS"}
 
-HEADLINE = "Too many refused keys just now."
+HEADLINE = N_("Too many refused keys just now.")
 
 
 class RefusalsLimited(Exception):
@@ -59,7 +60,7 @@ class RefusalsLimited(Exception):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.message = message
-        self.headline = HEADLINE
+        self.headline = _(HEADLINE)
         self.retry_after = retry_after
         self.details: dict = {}
 
@@ -67,12 +68,14 @@ class RefusalsLimited(Exception):
 def message(scope: str, seconds: float, limit: str, vendor: str) -> str:
     """The words of a `rate_limited` answer (pure): the limit and whom it holds, the wait, and
     what to check meanwhile."""
-    who = "from one person" if scope == ACTOR else "in this environment, for everyone together"
-    return (
-        f"{HEADLINE} Refused product keys and authorization codes are limited to {limit} {who}. "
-        f"Wait {wait_phrase(seconds)}, then try again with the whole of the newest key {vendor} "
-        "issued for this install ID, or the authorization code as the marketplace's Buyer Console shows it."
-    )
+    values = dict(limit=limit, wait=wait_phrase(seconds), vendor=vendor)
+    limited = (_("Refused product keys and authorization codes are limited to %(limit)s from one person.", **values)
+               if scope == ACTOR else
+               _("Refused product keys and authorization codes are limited to %(limit)s in this environment, for "
+                 "everyone together.", **values))
+    return " ".join((_(HEADLINE), limited, _(
+        "Wait %(wait)s, then try again with the whole of the newest key %(vendor)s issued for this install ID, or "
+        "the authorization code as the marketplace's Buyer Console shows it.", **values)))
 
 
 @dataclass
