@@ -8,6 +8,7 @@ from . import audit, inputs
 from .auth import authenticate, end_sessions, normalize_email
 from .database import db
 from .extensions import limiter
+from .i18n import gettext as _
 from .forms import LoginForm
 
 bp = Blueprint("accounts", __name__)
@@ -40,7 +41,7 @@ def login():
         audit.record(
             "login_failed", actor=normalize_email(form.email.data)[:254] or "anonymous", commit=True
         )
-        error = "That e-mail and password do not match an active account."
+        error = _("That e-mail and password do not match an active account.")
     status = 422 if request.method == "POST" else 200
     return render_template("license/accounts/login.html", form=form, error=error, next=next_url), status
 
@@ -53,7 +54,7 @@ def logout():
         audit.record("logout", actor=current_user.email, subject=f"user:{current_user.id}")
         db.session.commit()
     logout_user()
-    flash("You have been logged out.", "info")
+    flash(_("You have been logged out."), "info")
     return redirect(url_for("accounts.login"), code=303)
 
 

@@ -14,6 +14,7 @@ from flask import Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .i18n import N_, gettext as _
 from .cli import users_command_line
 from .htmx import is_htmx
 
@@ -35,16 +36,16 @@ CODES = {
     503: "unavailable",
 }
 
-MESSAGES = {
-    400: "The request could not be understood.",
-    401: "Authentication is required: send 'Authorization: Bearer <token>' "
-    "(create one with `{token_command}`).",  # the command as this app names it
-    403: "Your account's role does not allow this.",
-    404: "There is nothing at this address.",
-    405: "This address does not accept that method.",
-    413: "The request body is too large.",
-    429: "Too many requests: wait a moment and try again.",
-    500: "Something went wrong on our side; it has been logged.",
+MESSAGES = {  # in the asked language where they are used (Accept-Language)
+    400: N_("The request could not be understood."),
+    401: N_("Authentication is required: send 'Authorization: Bearer <token>' "
+            "(create one with `{token_command}`)."),  # the command as this app names it
+    403: N_("Your account's role does not allow this."),
+    404: N_("There is nothing at this address."),
+    405: N_("This address does not accept that method."),
+    413: N_("The request body is too large."),
+    429: N_("Too many requests: wait a moment and try again."),
+    500: N_("Something went wrong on our side; it has been logged."),
 }
 
 
@@ -78,14 +79,16 @@ def handle_http_error(error: HTTPException):
     status = error.code or 500
     if isinstance(error, CSRFError):
         if is_api_request():
-            return api_error("csrf_failed", "The CSRF token is missing or invalid.", 400)
+            return api_error("csrf_failed", _("The CSRF token is missing or invalid."), 400)
         if is_htmx():
             response = Response(status=204)
             response.headers["HX-Refresh"] = "true"
             return response
     own_code = getattr(error, "api_code", None)  # webapp.inputs.InputRefused: its code and words
     if is_api_request():
-        message = (error.description if own_code else MESSAGES.get(status)) or error.description or "Request failed."
+        known = MESSAGES.get(status)
+        message = (error.description if own_code else (_(known) if known else None)) or error.description \
+            or _("Request failed.")
         if status == 401:
             message = message.replace("{token_command}", users_command_line("token EMAIL"))
         response = api_error(own_code or CODES.get(status, f"http_{status}"), message, status)

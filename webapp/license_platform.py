@@ -330,7 +330,8 @@ class LicensePlatform:
             csrf.init_app(app)
             login_manager.init_app(app)
             login_manager.login_view = "accounts.login"
-            login_manager.login_message = "Please log in to see this page."
+            login_manager.login_message = i18n.N_("Please log in to see this page.")
+            login_manager.localize_callback = i18n.gettext
             login_manager.login_message_category = "info"
         # The plugin's limits (the login, the vendor's redemption) are declared on its own
         # Limiter, which acts only on the routes it limits. The environment side limits nothing
