@@ -110,3 +110,26 @@ def test_outside_a_request_english(app):
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert i18n.gettext("Log out") == "退出登录"
         assert i18n.gettext("Role: %(role)s", role="admin") == "角色：admin"
+
+
+def test_a_host_consoles_own_selector():
+    from flask import Flask
+
+    app = Flask("console")
+    i18n.init_app(app, locale_selector=lambda: "zh_Hans_CN")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert i18n.gettext("Log out") == "退出登录" and i18n.html_lang() == "zh-Hans"
+
+
+def test_a_host_consoles_own_babel_is_used():
+    from flask import Flask
+    from flask_babel import Babel
+
+    app = Flask("console")
+    Babel(app, locale_selector=lambda: "zh_Hans_CN")
+    host_babel = app.extensions["babel"]
+    i18n.init_app(app)
+    assert app.extensions["babel"] is host_babel
+    assert str(i18n.TRANSLATIONS_DIR) in host_babel.translation_directories
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert i18n.gettext("Log out") == "退出登录"
