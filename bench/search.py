@@ -55,7 +55,8 @@ from webapp.database import db  # noqa: E402
 BATCH = 20_000
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 CODE_ALPHABET = string.ascii_uppercase + string.digits
-KINDS = ("install_id", "code", "last4")
+KINDS = ("install_id", "code", "last4")  # the JSON line's
+LIST = "list"  # also timed: the Keys list with no search, its first page and a page at a cursor
 
 
 def build_app(url: str, folder: str):
@@ -150,6 +151,7 @@ def generate(n_keys: int, rng: random.Random, data_key, samples: dict):
                 "superseded_by": None, "issued_by": "bench@example.com", "reason": None,
                 "binding_id": None if offline else codes[-1][0],
             })
+            samples[LIST].offer(keys[-1])
             made += 1
             if seq < count:
                 at = at + timedelta(seconds=rng.randrange(30 * 86400, 365 * 86400))
@@ -195,7 +197,7 @@ def fill(app, n_keys: int, seed: int, samples_size: int) -> tuple[dict, float]:
     from webapp.vendor_side.models import CodeBinding, InstallSequence, IssuedKey
 
     rng = random.Random(seed)
-    samples = {kind: Sample(samples_size, rng) for kind in KINDS}
+    samples = {kind: Sample(samples_size, rng) for kind in (*KINDS, LIST)}
     tables = (CodeBinding.__table__, IssuedKey.__table__, InstallSequence.__table__)
     started = time.perf_counter()
     with app.app_context():
@@ -249,6 +251,12 @@ def queries(samples: dict, per_kind: int, rng: random.Random) -> dict[str, list[
         plan[kind] = [("api" if i % 4 < 2 else "page", value,
                        {_API_PARAMETER[kind]: value} if i % 4 < 2 else {"q": value})
                       for i, value in enumerate(values)]
+    from types import SimpleNamespace
+
+    from webapp.vendor_side.search import encode_cursor
+
+    plan[LIST] = [("page", "", {} if i % 2 == 0 else {"cursor": encode_cursor(SimpleNamespace(**rng.choice(samples[LIST])))})
+                  for i in range(per_kind)]
     return plan
 
 
@@ -256,7 +264,7 @@ def run_query(form: str, args: dict):
     from webapp.vendor_side import search
 
     query = search.KeyQuery.from_api(args) if form == "api" else search.KeyQuery.from_page(args)
-    return search.search_keys(query, limit=search.page_size(args.get("limit")))
+    return search.search_keys(query, cursor=args.get("cursor"), limit=search.page_size(args.get("limit")))
 
 
 def time_queries(app, plan: dict) -> dict[str, list[tuple[str, float, int]]]:
@@ -294,8 +302,8 @@ def explain(app, plan: dict) -> None:
             captured.append((statement, parameters))
 
         event.listen(engine, "before_cursor_execute", capture)
-        shapes = [(kind, form, args) for kind, items in plan.items()
-                  for form in ("api", "page") for f, _v, args in items[:4] if f == form][::2]
+        shapes = [(kind, items[i][0], items[i][2]) for kind, items in plan.items()
+                  for i in ((0, 2) if kind in KINDS else (0, 1))]
         for kind, form, args in shapes:
             captured.clear()
             run_query(form, args)
@@ -329,7 +337,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per kind (half missing values)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--explain", action="store_true", help="print each query shape's plan")
-    parser.add_argument("--profile", choices=KINDS, help="cProfile that kind's queries")
+    parser.add_argument("--profile", choices=(*KINDS, LIST), help="cProfile that kind's queries")
     parser.add_argument("--keep", action="store_true", help="keep the temporary SQLite file")
     args = parser.parse_args()
 
@@ -358,13 +366,14 @@ def main() -> None:
     print(f"\n{'kind':<11} {'form':<5} {'queries':>7} {'found':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     summary = {}
     for kind, rows in timings.items():
-        for form in ("api", "page", "all"):
-            chosen = [r for r in rows if form == "all" or r[0] == form]
+        for form in (("api", "page", "all") if kind in KINDS else ("first", "cursor", "all")):
+            chosen = [r for i, r in enumerate(rows) if form in ("all", r[0]) or form == ("first", "cursor")[i % 2]]
             ms = [r[1] for r in chosen]
             p50, p95 = statistics.median(ms), percentile(ms, 95)
             found = sum(1 for r in chosen if r[2])
             print(f"{kind:<11} {form:<5} {len(ms):>7} {found:>6} {p50:>8.2f} {p95:>8.2f} {max(ms):>8.2f}")
-        summary[kind] = {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}
+        if kind in KINDS:
+            summary[kind] = {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}
     if args.keep and not args.database:
         print(f"kept: {url}", file=sys.stderr)
     else:
