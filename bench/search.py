@@ -44,7 +44,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The repository, not bench/ (whose http.py would stand in for the standard library's http).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sqlalchemy import event, text  # noqa: E402
 
