@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask, current_app, g, has_request_context, request
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 from flask_babel import Babel, LazyString, format_datetime as _format_datetime, get_locale
 from flask_babel import get_translations as _babel_translations
 
@@ -171,6 +173,8 @@ def init_app(app: Flask, locale_selector: Callable[[], str | None] | None = None
         Babel(app, locale_selector=locale_selector or select_locale,
               default_locale=ENGLISH, default_translation_directories=str(TRANSLATIONS_DIR))
         babel = app.extensions["babel"]
+        if str(TRANSLATIONS_DIR) not in babel.translation_directories:
+            babel.translation_directories.append(str(TRANSLATIONS_DIR))
         # Flask-Babel's own callables for templates, with the catalogue found once per request.
         app.jinja_env.install_gettext_callables(
             gettext=lambda s: translations().ugettext(s),
@@ -179,5 +183,16 @@ def init_app(app: Flask, locale_selector: Callable[[], str | None] | None = None
             npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
             newstyle=True,
         )
-        if str(TRANSLATIONS_DIR) not in babel.translation_directories:
-            babel.translation_directories.append(str(TRANSLATIONS_DIR))
+        # `_()` and `gettext()` in templates: what Jinja's newstyle gettext does, in one call
+        # instead of three (its `_` looks `gettext` up, which calls the callable above).
+        app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
+
+
+@pass_eval_context
+def _template_gettext(eval_context, message: str, **variables) -> str:
+    """Jinja's newstyle gettext: the translation, marked safe where the template escapes, and
+    always a format string (`%%` for a percent sign) whose values are escaped."""
+    text = translations().ugettext(message)
+    if eval_context.autoescape:
+        text = Markup(text)
+    return text % variables
