@@ -6,11 +6,13 @@ For each role: a temporary instance folder and SQLite database, its schema made 
 (``flask --app wsgi db upgrade``, and for the vendor side ``license keygen``, as a deployment does
 before it serves), then ``gunicorn -c gunicorn.conf.py wsgi:app`` with one worker on a free
 loopback port (the settings of docs/configuration.md: secrets set, so not the demo;
-``LICENSE_INSECURE_HTTP=1`` for plain HTTP). Measured:
+``LICENSE_INSECURE_HTTP=1`` for plain HTTP; the environment trusts one vendor key, the vendor has
+marketplace credentials, ``both`` asks the in-process simulator). Measured:
 
 - start-up: from spawning gunicorn to the first 200 of ``/healthz`` (median of ``--starts``);
-- memory: the VmRSS and the Pss (``/proc/PID/smaps_rollup``) of the master and of each worker,
-  after ``--warmup`` requests to ``/healthz``, ``/readyz`` and ``/login``;
+- memory: the VmRSS and the Pss (``/proc/PID/smaps_rollup``: shared pages counted once over the
+  processes that share them) of the master and of each worker, after ``--warmup`` requests to
+  ``/healthz``, ``/readyz`` and ``/login``; "total Pss" is what the server takes in all;
 - in a fresh interpreter per role: importing ``webapp`` (``create_app``) and then calling
   ``create_app()`` as wsgi.py does, the modules loaded, and whether the other side's modules
   (``webapp.vendor_side``, ``webapp.environment``, the Market API client or simulator) were.
@@ -71,6 +73,12 @@ def role_environ(role: str, folder: Path) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{folder / 'bench.db'}", LICENSE_INSTANCE_PATH=str(folder / "instance"),
         LICENSE_INSECURE_HTTP="1", WEB_CONCURRENCY="1", RATELIMIT_STORAGE_URI="memory://",
     )
+    if role == "vendor":
+        # As production runs it: marketplace credentials, so the real client (nothing is asked of
+        # the marketplace by these requests), not the in-process simulator of the demo.
+        env.update(ALIBABA_CLOUD_ACCESS_KEY_ID="bench-id", ALIBABA_CLOUD_ACCESS_KEY_SECRET="bench-secret",
+                   MARKETPLACE_ENDPOINT="http://127.0.0.1:9", MARKETPLACE_PRODUCT_CODE="cmgj00demo01",
+                   MARKETPLACE_SPECS='{"aku-20": 20}')
     if role == "environment":
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -197,7 +205,7 @@ def main() -> None:
         rows.append((role, probes, runs))
 
     print(f"{'role':<12} {'start-up':>9} {'import':>8} {'create_app':>11} {'modules':>8} "
-          f"{'worker RSS':>11} {'worker Pss':>11} {'master RSS':>11}")
+          f"{'worker RSS':>11} {'worker Pss':>11} {'master RSS':>11} {'master Pss':>11} {'total Pss':>10}")
     for role, probes, runs in rows:
         startup = statistics.median(r["startup_s"] for r in runs)
         imp = statistics.median(p["import_ms"] for p in probes)
@@ -207,7 +215,8 @@ def main() -> None:
         worker_pss = [pss for _, pss in last["workers"].values()]
         print(f"{role:<12} {startup * 1e3:>7.0f}ms {imp:>6.0f}ms {make:>9.0f}ms "
               f"{probes[-1]['modules']:>8} {max(worker_rss) / 1024:>8.1f}MiB {max(worker_pss) / 1024:>8.1f}MiB "
-              f"{last['master'][0] / 1024:>8.1f}MiB")
+              f"{last['master'][0] / 1024:>8.1f}MiB {last['master'][1] / 1024:>8.1f}MiB "
+              f"{(last['master'][1] + sum(worker_pss)) / 1024:>7.1f}MiB")
     print()
     for role, probes, runs in rows:
         p = probes[-1]
