@@ -432,7 +432,7 @@ class License:
 
 def _is_int(value: Any) -> bool:
     # bool is a subclass of int in Python, and true is not a number in JSON.
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
 _NO_EXTRA: Mapping[str, Any] = types.MappingProxyType({})
@@ -805,14 +805,11 @@ def verify(
     if not isinstance(sig.get("alg"), str):
         raise _invalid_term("signature.alg", "signature.alg must be text")
     lic = License.from_json(license_obj)
-    return ProductKey(
-        install_id=install_id,
-        license=lic,
-        kid=kid,
-        alg=sig["alg"],
-        signature=signature,
-        text=base64.b64encode(raw).decode("ascii"),
-    )
+    # Every field is checked above: filled in directly, as the frozen dataclass's __init__ would.
+    key = object.__new__(ProductKey)
+    key.__dict__.update(install_id=install_id, license=lic, kid=kid, alg=sig["alg"],
+                        signature=signature, text=base64.b64encode(raw).decode("ascii"))
+    return key
 
 
 # --------------------------------------------------------------------------------------------
