@@ -442,7 +442,7 @@ def _license_problem(lic: Any, times: dict[str, datetime] | None = None) -> tupl
     """The first problem with a ``license`` object as (field, what is wrong), or None.
 
     ``times``, when given, receives the three parsed times of terms that have no problem."""
-    if not isinstance(lic, Mapping):
+    if type(lic) is not dict and not isinstance(lic, Mapping):  # a parsed key's is a dict
         return "license", "license is not a JSON object"
     for name in _LICENSE_MEMBERS:
         if name not in lic:

@@ -107,7 +107,7 @@ class TrustedKeys(Mapping):
         is compared by value, so changing it in place is seen too."""
         c = self._app.config
         source = c["LICENSE_PUBLIC_KEYS"]
-        if isinstance(source, Mapping):
+        if type(source) is not str and isinstance(source, Mapping):
             source = tuple(sorted((str(k), str(v)) for k, v in source.items()))
         return (c["LICENSE_ROLE"], allow_dev_keys(self._app), source)
 
