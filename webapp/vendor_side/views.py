@@ -21,7 +21,7 @@ from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
 from ..product_key import KeyType
 from .models import IssuedKey
-from . import demo_market, explain, offline as offline_keys, reconcile as reconciling, search
+from . import explain, offline as offline_keys, reconcile as reconciling, search
 from .issuing import issue_from_code
 from .verification import verify_code
 from .marketplace import market
@@ -311,6 +311,8 @@ def _simulator():
 
 
 def _demo_codes(status: int = 200, **context):
+    from . import demo_market  # the demo's only: a vendor with marketplace credentials never loads the simulator
+
     return render("license/vendor_side/demo_codes.html", "license/vendor_side/_demo_codes.html", status,
                   codes=demo_market.listing(_simulator()), specs=market().specs, **context)
 
@@ -325,6 +327,8 @@ def demo_codes():
 @roles_required(AccountRole.ISSUER)
 def demo_code_action():
     """The simulator's control interface, for demonstrating renewals: staff play the marketplace."""
+    from . import demo_market
+
     sim = _simulator()
     code = request.form.get("code", "")
     action = request.form.get("action", "")
