@@ -27,12 +27,13 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# The repository, not bench/ (whose http.py would stand in for the standard library's http).
+sys.path[0] = str(REPO)
 
 import requests  # noqa: E402
 import urllib3.util.connection  # noqa: E402
 
-from marketplace_client import plain_session, start_simulator  # noqa: E402
+from bench.marketplace_client import plain_session, start_simulator  # noqa: E402
 from marketplace_adapter.simulator import (  # noqa: E402
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,

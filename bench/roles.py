@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The repository, not bench/ (whose http.py would stand in for the standard library's http).
+sys.path[0] = str(REPO)
 BIN = Path(sys.executable).parent
 _OURS = ("LICENSE_", "MARKETPLACE_", "ALIBABA_CLOUD_", "RATELIMIT_", "VENDOR_")
 _ALSO = ("SECRET_KEY", "DATABASE_URL", "WEB_CONCURRENCY", "TRUSTED_PROXIES", "GUNICORN_CMD_ARGS",
@@ -82,7 +84,6 @@ def role_environ(role: str, folder: Path) -> dict[str, str]:
     if role == "environment":
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        sys.path.insert(0, str(REPO))
         from webapp.product_key import public_key_pem
 
         keys = folder / "public-keys.json"

@@ -27,11 +27,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# The repository, not bench/ (whose http.py would stand in for the standard library's http).
+sys.path[0] = str(REPO)
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from _measure import measure  # noqa: E402
+from bench._measure import measure  # noqa: E402
 from webapp import create_app, product_key  # noqa: E402
 from webapp.config import TestConfig  # noqa: E402
 
