@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from marketplace_adapter.simulator import OTHER_SELLER, Simulator, load_codes_file
 
+from ..i18n import gettext as _
 from ..timefmt import day_for_people
 
 try:  # POSIX; elsewhere the file is shared without a lock between processes
@@ -277,9 +278,12 @@ def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code:
 
     record = sim.control(run) if isinstance(sim, SharedSimulator) else run(sim)
     if action == "renew":
-        return f"Renewed {code} until {day_for_people(_time(record['expires_at']))}."
+        return _("Renewed %(code)s until %(until)s.", code=code, until=day_for_people(_time(record['expires_at'])))
     if action == "discard":
-        return f"Refunded {code}: the marketplace now shows it discarded."
+        return _("Refunded %(code)s: the marketplace now shows it discarded.", code=code)
     spec = specs.get(action[5:])
-    aku = f" ({spec.aku} AKU)" if spec is not None else " (no AKU configured for it here)"
-    return f"Specification of {code} changed to {action[5:]}{aku}."
+    if spec is not None:
+        return _("Specification of %(code)s changed to %(specification)s (%(aku)s AKU).", code=code,
+                 specification=action[5:], aku=spec.aku)
+    return _("Specification of %(code)s changed to %(specification)s (no AKU configured for it here).",
+             code=code, specification=action[5:])
