@@ -17,7 +17,7 @@ from ..auth import roles_required
 from ..authorization_code import mask
 from ..database import db
 from ..htmx import no_store, render, trigger, wants_fragment
-from ..i18n import gettext as _, lazy_gettext, ngettext
+from ..i18n import ENGLISH, current_locale, gettext as _, lazy_gettext, ngettext
 from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
 from ..product_key import KeyType
@@ -322,8 +322,14 @@ def _simulator():
 
 
 def _demo_codes(status: int = 200, **context):
+    codes = demo_market.listing(_simulator())
+    if current_locale() != ENGLISH:
+        # The stored notes are English: in another language each code says what it shows now.
+        now = clock.now()
+        for code in codes:
+            code["note"] = demo_market.describe(code, specs=market().specs, product_code=market().product_code, now=now)
     return render("license/vendor_side/demo_codes.html", "license/vendor_side/_demo_codes.html", status,
-                  codes=demo_market.listing(_simulator()), specs=market().specs, **context)
+                  codes=codes, specs=market().specs, **context)
 
 
 @bp.get("/demo-codes")

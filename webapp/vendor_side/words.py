@@ -18,6 +18,10 @@ WORDS = {
     "trial-extension": N_("trial-extension"),
     "alibaba-marketplace": N_("alibaba-marketplace"),
     "offline-contract": N_("offline-contract"),
+    # the kinds of an audit event's subject
+    "key": N_("key"),
+    "code": N_("code"),
+    "user": N_("user"),
     # the marketplace's status of a code
     "ACTIVATED": N_("ACTIVATED"),
     "INACTIVATED": N_("INACTIVATED"),
@@ -33,3 +37,18 @@ def word(value) -> str:
         return ""
     text = str(value)
     return gettext(WORDS[text]) if text in WORDS else text
+
+
+def actor(name) -> str:
+    """Who acted, as the audit log recorded it, in the request's language: the buyers' redemptions
+    are recorded as `buyer (self-service)` and `buyer via <account>` (redeem.py); names stay."""
+    if name is None:
+        return ""
+    text = str(name)
+    if text == "buyer (self-service)":
+        return gettext("buyer (self-service)")
+    if text.startswith("buyer via "):
+        return gettext("buyer via %(name)s", name=text[len("buyer via "):])
+    if text == "system":
+        return gettext("system")
+    return text
