@@ -102,6 +102,9 @@ def test_the_vendor_side_in_each_language(browser, live_server, locale, width):
         if chinese:
             left = english_left(page)
             assert left == [], (name, left)
+            # Chinese sentences are joined without spaces: none after a full-width stop or colon.
+            spaced = [t for t in page.evaluate(TEXTS) + [page.inner_text("body")] if re.search(r"[。：；，] +[\u4e00-\u9fff]", t)]
+            assert spaced == [], (name, spaced)
 
     try:
         login(page, live_server, role="admin")  # the browser asks for English
