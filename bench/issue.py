@@ -30,7 +30,6 @@ REPO = Path(__file__).resolve().parent.parent
 # The repository, not bench/ (whose http.py would stand in for the standard library's http).
 sys.path[0] = str(REPO)
 
-import requests  # noqa: E402
 import urllib3.util.connection  # noqa: E402
 
 from bench.marketplace_client import plain_session, start_simulator  # noqa: E402
