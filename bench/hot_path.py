@@ -14,9 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The repository, not bench/ (whose http.py would stand in for the standard library's http).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from _measure import measure  # noqa: E402
+from bench._measure import measure  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.auth import create_token, create_user  # noqa: E402
 from webapp.config import TestConfig  # noqa: E402

@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# The repository, not bench/ (whose http.py would stand in for the standard library's http).
+sys.path[0] = str(REPO)
 
 import requests  # noqa: E402
 
-from _measure import measure  # noqa: E402
+from bench._measure import measure  # noqa: E402
 
 from marketplace_adapter import MarketplaceClient  # noqa: E402
 from marketplace_adapter.parsing import parse_license  # noqa: E402

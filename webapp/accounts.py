@@ -10,6 +10,7 @@ from .database import db
 from .extensions import limiter
 from .i18n import gettext as _
 from .forms import LoginForm
+from .models.accounts import User
 
 bp = Blueprint("accounts", __name__)
 
@@ -50,7 +51,7 @@ def login():
 def logout():
     """Ends the session on the server too: a copy of its cookie is refused from now on."""
     if current_user.is_authenticated:
-        end_sessions(current_user._get_current_object())
+        end_sessions(db.session.get(User, current_user.id))
         audit.record("logout", actor=current_user.email, subject=f"user:{current_user.id}")
         db.session.commit()
     logout_user()

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from functools import wraps
 
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import access, clock
 from .config import Role
 from .database import db
 from .extensions import login_manager
-from .models.accounts import ROLES, ApiToken, User
+from .models.accounts import ROLES, AccountRole, ApiToken, User
 
 TOKEN_PREFIX = "lic_"
 MIN_PASSWORD_LENGTH = 10
@@ -88,15 +89,51 @@ def revoke_tokens(user: User) -> int:
     return count
 
 
-def user_for_token(token: str) -> User | None:
-    row = db.session.scalar(
-        db.select(ApiToken)
-        .options(joinedload(ApiToken.user))  # one round trip for the token and its user
-        .where(ApiToken.token_sha256 == token_sha256(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None or not row.user.is_active:
-        return None
-    return row.user
+@dataclass(frozen=True)
+class Account:
+    """The account a request runs as (a session's `current_user`, a bearer token's caller), as
+    the pages and `/api/v1` need it: who (for the audit and request logs) and which role. Read as
+    plain columns in one statement, not as an ORM object: the look-up runs on every request, and
+    the ORM's loading cost more than the query (docs/performance.md). Code that changes the
+    account loads the `User` row (`db.session.get(User, account.id)`)."""
+
+    id: int
+    email: str
+    role: str
+    session_version: int
+    is_active: bool = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def has_role(self, *roles: str) -> bool:
+        """`admin` may do everything; other roles only what they name."""
+        return self.role == AccountRole.ADMIN or self.role in roles
+
+    def get_id(self) -> str:
+        """As `User.get_id()`: the user and the session generation."""
+        return f"{self.id}:{self.session_version}"
+
+
+_ACCOUNT_COLUMNS = (User.id, User.email, User.role, User.session_version, User.is_active_account)
+_TOKEN_ACCOUNT = (
+    select(*_ACCOUNT_COLUMNS)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_sha256 == bindparam("sha"), ApiToken.revoked_at.is_(None),
+           User.is_active_account.is_(True))
+)
+_SESSION_ACCOUNT = select(*_ACCOUNT_COLUMNS).where(User.id == bindparam("id"),
+                                                   User.session_version == bindparam("generation"))
+
+
+def _account(row) -> Account | None:
+    return Account(row.id, row.email, row.role, row.session_version, bool(row.is_active_account)) \
+        if row is not None else None
+
+
+def user_for_token(token: str) -> Account | None:
+    """The caller of a token that is neither revoked nor of a deactivated account; read from the
+    database on every request, so a revoked token is refused by the next request on every worker."""
+    return _account(db.read(_TOKEN_ACCOUNT, {"sha": token_sha256(token)}).first())
 
 
 def change_password(user: User, password: str) -> None:
@@ -115,21 +152,19 @@ def end_sessions(user: User) -> None:
 
 
 @login_manager.user_loader
-def _load_user(session_id: str) -> User | None:
-    """The user of a session made by `User.get_id()` ("id:generation"), if its generation is
-    still the user's; a session of an older generation (ended) or without one is refused."""
+def _load_user(session_id: str) -> Account | None:
+    """The account of a session made by `User.get_id()` ("id:generation"), if its generation is
+    still the user's; a session of an older generation (ended) or without one is refused. Read
+    on every request, so a logout or a password change ends the session on every worker."""
     user_id, _, generation = (session_id or "").partition(":")
     try:
-        user = db.session.get(User, int(user_id))
-        generation_number = int(generation)
+        params = {"id": int(user_id), "generation": int(generation)}
     except ValueError:
         return None
-    if user is None or user.session_version != generation_number:
-        return None
-    return user
+    return _account(db.read(_SESSION_ACCOUNT, params).first())
 
 
-def bearer_user() -> User | None:
+def bearer_user() -> Account | None:
     """The API caller, from `Authorization: Bearer`, cached on `g` for the request."""
     if "api_user" not in g:
         header = request.headers.get("Authorization", "")

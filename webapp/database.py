@@ -51,6 +51,15 @@ class LicenseDatabase:
     def engine(self):
         return database().engine
 
+    def read(self, statement, params: dict | None = None):
+        """Run a Core read on the session's connection: in the session's transaction, after its
+        pending changes (autoflush), but without the ORM's result processing, which costs more
+        than the query on the hot paths (docs/performance.md). Answers a Core `Result` of rows."""
+        session = self.session
+        if session.autoflush:
+            session.flush()
+        return session.connection().execute(statement, params)
+
     def create_all(self) -> None:
         """The plugin's tables (not a host's), as `db.create_all()` does for the standalone app."""
         self.metadata.create_all(bind=self.engine)

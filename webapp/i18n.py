@@ -15,9 +15,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, current_app, has_request_context, request
-from flask_babel import Babel, LazyString, format_datetime as _format_datetime, get_locale
-from flask_babel import gettext as _babel_gettext, ngettext as _babel_ngettext
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import Babel, LazyString, format_datetime as _format_datetime, format_decimal, get_locale
+from flask_babel import get_translations as _babel_translations
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +38,36 @@ def _translating() -> bool:
     return has_request_context() and "babel" in current_app.extensions
 
 
+def translations():
+    """The request's catalogue: Flask-Babel's, kept on the request's Babel context for as long as
+    its locale and domain stay the same objects (`refresh()` and `force_locale()` change them).
+    Flask-Babel finds it anew on each call, which a page's sixty messages paid sixty times over
+    (docs/performance.md)."""
+    context = g.get("_flask_babel")
+    if context is not None:
+        cached = getattr(context, "license_translations", None)
+        if (cached is not None and cached[0] is getattr(context, "babel_locale", None)
+                and cached[1] is getattr(context, "babel_domain", None)):
+            return cached[2]
+    found = _babel_translations()
+    context = g.get("_flask_babel")
+    if context is not None:
+        context.license_translations = (getattr(context, "babel_locale", None),
+                                        getattr(context, "babel_domain", None), found)
+    return found
+
+
 def gettext(message: str, **variables) -> str:
     """`message` in the request's language (English outside a request), `%(name)s` filled in."""
     if _translating():
-        return _babel_gettext(message, **variables)
+        message = translations().ugettext(message)
     return message % variables if variables else message
 
 
 def ngettext(singular: str, plural: str, num: int, **variables) -> str:
-    if _translating():
-        return _babel_ngettext(singular, plural, num, **variables)
     variables.setdefault("num", num)
+    if _translating():
+        return translations().ungettext(singular, plural, num) % variables
     return (singular if num == 1 else plural) % variables
 
 
@@ -113,6 +134,13 @@ def format_when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def format_number(number) -> str:
+    """A number for people in the request's language (`1,000,000`), through Babel."""
+    if current_locale() == CHINESE:
+        return format_decimal(number)
+    return f"{number:,}"
+
+
 def format_day(moment) -> str:
     if current_locale() == CHINESE:
         return _format_datetime(moment, "y年M月d日", rebase=False)
@@ -154,3 +182,24 @@ def init_app(app: Flask, locale_selector: Callable[[], str | None] | None = None
         babel = app.extensions["babel"]
         if str(TRANSLATIONS_DIR) not in babel.translation_directories:
             babel.translation_directories.append(str(TRANSLATIONS_DIR))
+        # Flask-Babel's own callables for templates, with the catalogue found once per request.
+        app.jinja_env.install_gettext_callables(
+            gettext=lambda s: translations().ugettext(s),
+            ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+            pgettext=lambda c, s: translations().upgettext(c, s),
+            npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+            newstyle=True,
+        )
+        # `_()` and `gettext()` in templates: what Jinja's newstyle gettext does, in one call
+        # instead of three (its `_` looks `gettext` up, which calls the callable above).
+        app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
+
+
+@pass_eval_context
+def _template_gettext(eval_context, message: str, **variables) -> str:
+    """Jinja's newstyle gettext: the translation, marked safe where the template escapes, and
+    always a format string (`%%` for a percent sign) whose values are escaped."""
+    text = translations().ugettext(message)
+    if eval_context.autoescape:
+        text = Markup(text)
+    return text % variables

@@ -34,7 +34,7 @@ from . import config as config_module
 from .config import Role
 from . import errors, i18n, inputs, settings, startup_log, template_names, timefmt
 from .database import Base, own_db
-from .extensions import csrf, limiter, login_manager, migrate
+from .extensions import check_declared_limits, csrf, limiter, login_manager, migrate
 from .models.accounts import AccountRole
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -339,6 +339,7 @@ class LicensePlatform:
         # default limits) is the one that applies to the plugin's routes.
         if not state.hosted or state.vendor:
             limiter.init_app(app)
+            app.before_request(check_declared_limits)
         if app.config["TRUSTED_PROXIES"] and not state.hosted:
             n = int(app.config["TRUSTED_PROXIES"])
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

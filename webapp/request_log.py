@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from flask import Flask, current_app, g, has_request_context, request
 from flask.logging import default_handler
 
+from . import redaction
 from .redaction import RedactingFilter
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -248,6 +249,8 @@ def finish_request(response):
     access_log.log(
         logging.DEBUG if quiet else logging.INFO,
         "%s %s -> %s in %s ms", request.method, fields["route"] or "(no route)", response.status_code,
-        duration_ms, extra={"status": response.status_code, "duration_ms": duration_ms},
+        duration_ms, extra={"status": response.status_code, "duration_ms": duration_ms,
+                            # the route's rule, never the path: nothing the redaction could find
+                            redaction.CLEAN: True},
     )
     return response

@@ -107,6 +107,50 @@ def test_applied_keys_and_already_active_never_count(app, client, api_token, key
         assert license_record.current_license(fresh=True).terms.seq == 2
 
 
+def test_the_running_key_sent_again_is_already_active_even_while_held_back(app, client, api_token, keys, clock):
+    """A script that applies its key on every start is never told to wait: the running key, even
+    with line breaks, answers "already active" without asking the limits (docs/performance.md).
+    Any other key still waits, good or not, and nothing of it is checked or recorded."""
+    _limits(app, actor="2/minute", environment="2/minute")
+    op = api_token("operator")
+    key = keys.make(seq=1)
+    assert _apply(client, op, key).status_code == 200
+    assert _apply(client, op).status_code == 422
+    assert _apply(client, op).status_code == 422
+    assert _apply(client, op).status_code == 429  # held back
+    wrapped = "\n".join(key[i:i + 76] for i in range(0, len(key), 76))
+    for text in (key, wrapped):
+        response = _apply(client, op, text)
+        assert response.status_code == 200 and response.get_json()["alreadyActive"] is True
+    assert _apply(client, op, keys.make(seq=2)).status_code == 429  # a newer key waits
+    assert sum(row.count for row in _history(app)) == 3  # the first key, two refusals
+    with app.app_context():
+        from webapp.environment import license_record
+
+        assert license_record.current_license(fresh=True).terms.seq == 1
+
+
+def test_the_running_key_no_longer_trusted_takes_the_ordinary_path(app, client, api_token, keys, clock):
+    """Should the running key no longer verify (its vendor key was removed from the trusted keys),
+    sending it again is checked as any key: refused and recorded, and held back when limited."""
+    from webapp import trust
+
+    from .conftest import VENDOR_PUBLIC_KEYS
+
+    op = api_token("operator")
+    app.config["LICENSE_PUBLIC_KEYS"] = VENDOR_PUBLIC_KEYS
+    with app.app_context():
+        trust.trusted_keys(app).reload()
+    key = keys.make(seq=1, vendor=True)
+    assert _apply(client, op, key).status_code == 200
+    app.config["LICENSE_PUBLIC_KEYS"] = {}
+    with app.app_context():
+        trust.trusted_keys(app).reload()  # as a restart with the vendor key removed
+    response = _apply(client, op, key)
+    assert response.status_code == 422, response.get_json()
+    assert _history(app)[-1].result == "refused"
+
+
 def test_the_settings_page_says_it_is_a_wait(app, client, auth, clock):
     """Without JavaScript: 429, the page with the message; with htmx: the card's 422 (htmx swaps
     no 429), shown as a warning. Both with Retry-After."""

@@ -121,10 +121,10 @@ _READ_LICENSE = select(*_LICENSE_COLUMNS, _AKU_IN_USE.label("aku_in_use")).where
 
 def license_row():
     """The state row's license columns and the AKU in use, in one round trip; made on first use."""
-    row = db.session.execute(_READ_LICENSE).one_or_none()
+    row = db.read(_READ_LICENSE).one_or_none()
     if row is None:
         _create_state_row()
-        row = db.session.execute(_READ_LICENSE).one()
+        row = db.read(_READ_LICENSE).one()
     return row
 
 

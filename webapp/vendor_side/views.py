@@ -17,15 +17,16 @@ from ..auth import roles_required
 from ..authorization_code import mask
 from ..database import db
 from ..htmx import no_store, render, trigger, wants_fragment
+from ..i18n import ENGLISH, current_locale, gettext as _, lazy_gettext, ngettext
 from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
 from ..product_key import KeyType
 from .models import IssuedKey
-from . import demo_market, explain, offline as offline_keys, reconcile as reconciling, search
+from . import explain, offline as offline_keys, reconcile as reconciling, search
 from .issuing import issue_from_code
 from .verification import verify_code
 from .marketplace import market
-from .rules import CHANGE_LABELS, Change, IssueError, code_fields, field_errors, iso
+from .rules import CHANGE_LABELS, Change, IssueError, _join, code_fields, field_errors, iso
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
@@ -82,7 +83,7 @@ def issue():
             verification = verify_code(values["code"], values["install_id"])
         return _panel(422, values=values, error=exc, verification=verification)
     if not wants_fragment():
-        flash("Product key issued." if issued.created else "Nothing changed: this is the stored key.", "success")
+        flash(_("Product key issued.") if issued.created else _("Nothing changed: this is the stored key."), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     response = _panel(values=values, issued=issued)
     return trigger(response, "key-issued") if issued.created else response
@@ -174,7 +175,7 @@ def audit_log():
 
 
 # What a key changed (`key_issued`'s `change`), in the issuing pages' words.
-AUDIT_WORDS = {"change": {**CHANGE_LABELS, Change.OFFLINE: "Offline key"}}
+AUDIT_WORDS = {"change": {**CHANGE_LABELS, Change.OFFLINE: lazy_gettext("Offline key")}}
 
 
 def _audit_changes(event: AuditEvent) -> audit.Changes:
@@ -244,8 +245,12 @@ def attention_check():
     report = reconciling.reconcile(actor=_actor())
     counts = report.counts()
     checked = counts["checked"]
-    message = (f"Read {checked} code{'' if checked == 1 else 's'} from the marketplace"
-               + (f"; {counts['unreadable']} could not be read." if counts["unreadable"] else "."))
+    if counts["unreadable"]:
+        message = ngettext("Read %(num)s code from the marketplace; %(unreadable)s could not be read.",
+                           "Read %(num)s codes from the marketplace; %(unreadable)s could not be read.",
+                           checked, unreadable=counts["unreadable"])
+    else:
+        message = ngettext("Read %(num)s code from the marketplace.", "Read %(num)s codes from the marketplace.", checked)
     if not wants_fragment():
         flash(message, "success")
         return redirect(url_for("vendor.attention"), code=303)
@@ -262,13 +267,19 @@ def attention_issue(binding_id: str):
     except IssueError as exc:
         install_id = reconciling.install_id_of(binding_id)
         if not wants_fragment():
-            flash(f"No new key was issued{f' for {install_id}' if install_id else ''}. {exc.message}", "error")
+            headline = (_("No new key was issued for %(install_id)s.", install_id=install_id) if install_id
+                        else _("No new key was issued."))
+            flash(_join(headline, exc.message), "error")
             return redirect(url_for("vendor.attention"), code=303)
         return _attention(422, error=exc, failed_install_id=install_id)
     if not wants_fragment():
         summary = explain.issued_change(issued).summary
-        flash(f"Issued key seq {issued.key.seq} for {issued.key.install_id}"
-              + (f": {summary}." if summary else "."), "success")
+        if summary:
+            flash(_("Issued key seq %(seq)s for %(install_id)s: %(summary)s.", seq=issued.key.seq,
+                    install_id=issued.key.install_id, summary=summary), "success")
+        else:
+            flash(_("Issued key seq %(seq)s for %(install_id)s.", seq=issued.key.seq,
+                    install_id=issued.key.install_id), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     response = _attention(issued=issued)
     return trigger(response, "key-issued") if issued.created else response
@@ -294,7 +305,7 @@ def offline():
         return render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", 422, values=values, field_errors={},
                       error=exc)
     if not wants_fragment():
-        flash("Product key issued.", "success")
+        flash(_("Product key issued."), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     return trigger(render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", values=values, field_errors={},
                           issued=issued), "key-issued")
@@ -311,8 +322,16 @@ def _simulator():
 
 
 def _demo_codes(status: int = 200, **context):
+    from . import demo_market  # the demo's only: a vendor with marketplace credentials never loads the simulator
+
+    codes = demo_market.listing(_simulator())
+    if current_locale() != ENGLISH:
+        # The stored notes are English: in another language each code says what it shows now.
+        now = clock.now()
+        for code in codes:
+            code["note"] = demo_market.describe(code, specs=market().specs, product_code=market().product_code, now=now)
     return render("license/vendor_side/demo_codes.html", "license/vendor_side/_demo_codes.html", status,
-                  codes=demo_market.listing(_simulator()), specs=market().specs, **context)
+                  codes=codes, specs=market().specs, **context)
 
 
 @bp.get("/demo-codes")
@@ -325,6 +344,8 @@ def demo_codes():
 @roles_required(AccountRole.ISSUER)
 def demo_code_action():
     """The simulator's control interface, for demonstrating renewals: staff play the marketplace."""
+    from . import demo_market
+
     sim = _simulator()
     code = request.form.get("code", "")
     action = request.form.get("action", "")
@@ -333,9 +354,9 @@ def demo_code_action():
     except demo_market.UnknownAction:
         abort(400)
     except KeyError:
-        played = demo_market.Played(code, f"The simulator has no code {mask(code)}.", ok=False)
+        played = demo_market.Played(code, _("The simulator has no code %(code)s.", code=mask(code)), ok=False)
     except ValueError as exc:
-        played = demo_market.Played(code, f"The simulator refused: {exc}.", ok=False)
+        played = demo_market.Played(code, _("The simulator refused: %(reason)s.", reason=exc), ok=False)
     else:
         played = demo_market.Played(code, message)
         audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": mask(code)},

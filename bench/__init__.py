@@ -1,0 +1,1 @@
+"""The benchmarks (bench/README.md); a package so that its scripts import `bench._measure`."""
