@@ -1,6 +1,6 @@
 """The environment's hot paths over HTTP, as ratios to a bare Flask route, with wrk and gunicorn.
 
-    .venv/bin/python bench/http.py [--rounds 3] [--duration 5] [--limits memory,redis]
+    .venv/bin/python bench/http.py [--rounds 3] [--duration 5] [--limits memory,redis] [--before CHECKOUT]
 
 gunicorn servers run side by side with the same settings (`gunicorn.conf.py`: 2 sync workers
 each here, its access log, keep-alive): `bench/bare_app.py`, a Flask app whose one route returns
@@ -16,7 +16,9 @@ same round). The paths:
 - `POST /api/v1/environment/license` with the product key that is already active.
 
 A run with any answer other than the one expected (a 401, a 429, a 500) stops the benchmark: a
-fast error is not a fast path. Needs `wrk` and `redis-server` (`apt-get install wrk redis-server`).
+fast error is not a fast path. `--before` serves the license app of another checkout as well (the
+same database; e.g. `git worktree add /tmp/before <commit>`), so a change is measured against the
+code before it in the same rounds, under the same noise. Needs `wrk` and `redis-server` (`apt-get install wrk redis-server`).
 """
 from __future__ import annotations
 
@@ -79,14 +81,14 @@ def flask(env: dict, *args: str, input: str | None = None) -> str:
 class Server:
     """gunicorn on a free loopback port, with `bench/gunicorn_bench.py`; its log in `folder`."""
 
-    def __init__(self, name: str, app: str, env: dict, folder: Path) -> None:
+    def __init__(self, name: str, app: str, env: dict, folder: Path, cwd: Path = REPO) -> None:
         self.name = name
         self.port = free_port()
         self.log = open(folder / f"{name}.log", "w")
         env = {**env, "LICENSE_BIND": f"127.0.0.1:{self.port}", "BENCH_WORKERS": str(WORKERS)}
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(REPO / "bench" / "gunicorn_bench.py"), app],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_ready()
 
     def url(self, path: str) -> str:
@@ -221,25 +223,30 @@ def run(args, folder: Path, env: dict, token: str, vendor) -> dict:
     """Every server at once: the bare route and one license app per kind of limits. Each round
     measures, for each path, the bare route and then the path on each license app, so the
     configurations alternate under the same machine noise."""
-    modes = [m.strip() for m in args.limits.split(",") if m.strip()]
+    limits = [m.strip() for m in args.limits.split(",") if m.strip()]
+    checkouts = {"": REPO, **({" (before)": Path(args.before).resolve()} if args.before else {})}
+    modes = [limit + label for label in checkouts for limit in limits]
     servers: list[Server] = []
     redis = None
     try:
         bare = Server("bare", "bench.bare_app:app", env, folder)
         servers.append(bare)
         apps = {}
-        for mode in modes:
-            storage = "memory://"
-            if mode == "redis":
-                redis = start_redis()
-                storage = redis[0]
-            apps[mode] = Server(f"license-{mode}", "wsgi:app", {**env, "RATELIMIT_STORAGE_URI": storage}, folder)
-            servers.append(apps[mode])
+        for label, checkout in checkouts.items():
+            for limit in limits:
+                storage = "memory://"
+                if limit == "redis":
+                    redis = redis or start_redis()
+                    storage = redis[0]
+                mode = limit + label
+                apps[mode] = Server(f"license-{limit}{'-before' if label else ''}", "wsgi:app",
+                                    {**env, "RATELIMIT_STORAGE_URI": storage}, folder, cwd=checkout)
+                servers.append(apps[mode])
         keys: dict = {}
         cases: dict[str, dict] = {}
         for mode, app in apps.items():
             bearer, key, cookie = sign_in_and_apply(app, token, vendor, keys)
-            script = post_script(folder, f"post-{mode}.lua", "/api/v1/environment/license",
+            script = post_script(folder, f"post-{len(cases)}.lua", "/api/v1/environment/license",
                                  json.dumps({"productKey": key}), {**bearer, "Content-Type": "application/json"})
             cases[mode] = {
                 "GET /api/v1/environment": dict(url=app.url("/api/v1/environment"), headers=bearer),
@@ -278,6 +285,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk's open connections")
     parser.add_argument("--limits", default="memory,redis", help="memory, redis or both (memory,redis)")
+    parser.add_argument("--before", metavar="CHECKOUT", help="also serve the license app from this other "
+                        "checkout (e.g. a `git worktree` of an earlier commit), side by side in the same rounds")
     args = parser.parse_args()
     if args.rounds < 3:
         parser.error("--rounds must be at least 3: each figure is a median")
@@ -292,7 +301,7 @@ def main() -> None:
               f"connections, {WORKERS} gunicorn workers per server; limits in {args.limits}", flush=True)
         results = run(args, folder, env, token, vendor)
         print()
-        print(f"{'path':<52} " + " ".join(f"{f'limits in {m}':>24}" for m in results))
+        print(f"{'path':<52} " + " ".join(f"{f'limits in {m}':>27}" for m in results))
         names = list(next(iter(results.values()))[1])
         for name in names:
             cells = []
@@ -301,7 +310,7 @@ def main() -> None:
                 cells.append(f"{rate:>8.0f}/s" + (f" {statistics.median(ratios[name]):>5.2f}x"
                                                   f" ({min(ratios[name]):.2f}-{max(ratios[name]):.2f})"
                                                   if name in ratios else " " * 18))
-            print(f"{name:<52} " + " ".join(f"{c:>24}" for c in cells))
+            print(f"{name:<52} " + " ".join(f"{c:>27}" for c in cells))
         print(json.dumps({limits: {name: round(statistics.median(r), 3) for name, r in ratios.items()}
                           for limits, (ratios, _) in results.items()}))
 
