@@ -84,6 +84,9 @@ ACTION_LABELS = {
     "redeem_refused": "Redemption refused",
     "reconcile_run": "Marketplace codes re-read",
     "demo_marketplace_changed": "Demo marketplace changed",
+    "webhook_endpoint_added": "Webhook endpoint added",
+    "webhook_endpoint_removed": "Webhook endpoint removed",
+    "webhook_redelivered": "Webhook redelivered",
     # the environment side
     "license_activated": "License activated",
     "license_activation_refused": "Activation refused",

@@ -23,6 +23,7 @@ from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import CodeStatus
 
 from .. import audit, clock, metrics, product_key
+from . import events
 from ..database import db
 from .models import BindingState, CodeBinding, IssuedKey, KeyStatus
 from .explain import change_summary
@@ -260,6 +261,8 @@ def reconcile(
     db.session.commit()
 
     report.findings = attention(now)
+    events.record_findings(report.findings, now)  # `code.renewed`, `code.discarded`, each once
+    db.session.commit()
     if issue:
         codes = dict(jobs)
         for finding in report.findings:
