@@ -306,3 +306,118 @@ def test_events_are_recorded_once_even_without_endpoints(app, cli):
         rows = db.session.scalars(db.select(Event.type).order_by(Event.id)).all()
         assert rows == ["key.issued", "license.expiring"]
         assert db.session.scalar(db.select(db.func.count()).select_from(WebhookDelivery)) == 0
+
+
+# ------------------------------------------------------------------ renewals and discards (reconcile)
+
+
+READY = "DEMO-AKU20-READY-7K3Q"
+ACTIVE = "DEMO-AKU20-ACTIVE-4T8P"
+OTHER = "0" * 31 + "3"
+
+
+def test_reconcile_records_renewed_and_discarded_codes_once(app, cli, receiver):
+    from webapp.vendor_side import reconcile as reconciling
+    from webapp.vendor_side.issuing import issue_from_code
+
+    from .conftest import sim
+
+    secret = add(cli, receiver.url, "code.renewed", "code.discarded")
+    with app.app_context():
+        issue_from_code(READY, INSTALL, actor="setup")
+        issue_from_code(ACTIVE, OTHER, actor="setup")
+    sim(app).renew(READY, days=30)
+    sim(app).discard(ACTIVE)
+    with app.app_context():
+        reconciling.reconcile()
+        reconciling.reconcile()  # read again: nothing recorded twice
+        recorded = db.session.scalars(db.select(Event.type).where(Event.type.like("code.%")).order_by(Event.type)).all()
+        assert recorded == ["code.discarded", "code.renewed"]
+    assert notify(cli)["deliveries"]["succeeded"] == 2
+    messages = {m["type"]: m for m in (Webhook(secret).verify(r["body"], r["headers"]) for r in receiver.requests)}
+    renewed = messages["code.renewed"]["data"]
+    assert renewed["installId"] == INSTALL and renewed["code"] == "****7K3Q" and renewed["change"] == "renewed"
+    assert renewed["marketplace"]["expiresAt"] > renewed["expiresAt"]
+    assert messages["code.discarded"]["data"]["code"] == "****4T8P"
+    bodies = b"".join(r["body"] for r in receiver.requests).decode()
+    assert READY not in bodies and ACTIVE not in bodies
+    # the stored reads say the same on the next notify: still once
+    assert notify(cli)["events"] == {"code.renewed": 0, "code.discarded": 0, "license.expiring": 0,
+                                     "license.expired": 0}
+
+
+# ------------------------------------------------------------------ the admin pages
+
+
+def test_admin_adds_an_endpoint_and_sees_its_secret_once(app, client, auth, receiver):
+    auth.login("admin")
+    page = client.get("/vendor/webhooks")
+    assert page.status_code == 200 and "Add endpoint" in page.get_data(as_text=True)
+    answer = client.post("/vendor/webhooks", data={"url": receiver.url, "events": ["key.issued", "license.expiring"]})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    secret = html.split('<pre><code>')[1].split("</code>")[0]
+    assert secret.startswith("whsec_")
+    again = client.get("/vendor/webhooks").get_data(as_text=True)
+    assert receiver.url in again and secret not in again
+    with app.app_context():
+        endpoint = webhooks.active_endpoints()[0]
+        assert endpoint.events == ["key.issued", "license.expiring"]
+        assert webhooks.endpoint_secret(endpoint) == secret and secret not in endpoint.secret_encrypted
+    refused = client.post("/vendor/webhooks", data={"url": "gopher://x"}, headers={"HX-Request": "true"})
+    fragment = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and fragment.lstrip().startswith('<div id="webhooks">')
+    assert "only http:// and https://" in fragment
+    removed = client.post(f"/vendor/webhooks/{endpoint.id}/remove")
+    assert removed.status_code == 303
+    assert f'id="endpoint-{endpoint.id}"' not in client.get("/vendor/webhooks").get_data(as_text=True)
+    assert client.post(f"/vendor/webhooks/{endpoint.id}/remove").status_code == 404
+
+
+def test_issuers_may_not_manage_webhooks(client, auth):
+    auth.login("issuer")
+    assert client.get("/vendor/webhooks").status_code == 403
+    assert client.get("/vendor/webhooks/deliveries").status_code == 403
+    assert client.post("/vendor/webhooks", data={"url": "https://hooks.example.com/"}).status_code == 403
+
+
+def test_deliveries_page_lists_attempts_and_redelivers(app, cli, client, auth, receiver):
+    add(cli, receiver.url, "key.issued")
+    receiver.statuses = [503]
+    issue(cli)
+    notify(cli)
+    auth.login("admin")
+    html = client.get("/vendor/webhooks/deliveries").get_data(as_text=True)
+    assert "key.issued" in html and "503" in html and "nope" in html and "Redeliver" in html
+    with app.app_context():
+        delivery = db.session.scalar(db.select(WebhookDelivery))
+    answer = client.post(f"/vendor/webhooks/deliveries/{delivery.id}/redeliver", headers={"HX-Request": "true"})
+    fragment = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "Redelivered: the receiver answered 204" in fragment
+    assert len(receiver.requests) == 2
+    with app.app_context():
+        delivery = db.session.get(WebhookDelivery, delivery.id)
+        assert delivery.state == DeliveryState.SUCCEEDED and delivery.attempts == 2
+        last = db.session.scalars(db.select(WebhookAttempt).order_by(WebhookAttempt.id.desc())).first()
+        assert last.actor and last.ok
+    assert client.post("/vendor/webhooks/deliveries/999/redeliver").status_code == 404
+    plain = client.post(f"/vendor/webhooks/deliveries/{delivery.id}/redeliver")
+    assert plain.status_code == 303
+    assert "succeeded" in client.get("/vendor/webhooks/deliveries?state=succeeded").get_data(as_text=True)
+
+
+def test_needs_attention_lists_the_reminders_and_the_timeline_the_events(app, cli, client, auth, receiver):
+    add(cli, receiver.url, "license.expiring")
+    issue(cli, days=5)
+    notify(cli)
+    auth.login("issuer")
+    html = client.get("/vendor/attention").get_data(as_text=True)
+    section = html.split('id="reminders"')[1].split("</section>")[0]
+    assert INSTALL in section and "5 day(s) left" in section and "1 of 1 delivered" in section
+    with app.app_context():
+        from webapp.vendor_side.models import IssuedKey
+
+        key = db.session.scalar(db.select(IssuedKey))
+    timeline = client.get(f"/vendor/keys/{key.id}").get_data(as_text=True)
+    assert "Reminder: license expiring" in timeline and "license.expiring, 5 day(s) left" in timeline
+    assert "Event: key issued" in timeline

@@ -192,6 +192,31 @@ ACTION_TITLES = {
 }
 
 
+EVENT_LEVELS = {"key.issued": "info", "code.renewed": "warning", "code.discarded": "danger",
+                "license.expiring": "warning", "license.expired": "danger"}
+
+
+def _event_entries(key: IssuedKey) -> list[TimelineEntry]:
+    """The key's events (issue 14) and what became of their webhooks."""
+    from .events import EVENT_TITLES, events_of_key
+    from .models import DeliveryState, WebhookDelivery
+
+    entries = []
+    for event in events_of_key(key):
+        data = event.data if isinstance(event.data, dict) else {}
+        text = event.type
+        if event.type == "license.expiring":
+            text += f", {data.get('daysLeft')} day(s) left"
+        states = db.session.scalars(db.select(WebhookDelivery.state).where(WebhookDelivery.event_id == event.id)).all()
+        if states:
+            done = sum(1 for s in states if s == DeliveryState.SUCCEEDED)
+            failed = sum(1 for s in states if s == DeliveryState.FAILED)
+            text += f" · webhooks: {done} of {len(states)} delivered" + (f", {failed} failed" if failed else "")
+        entries.append(TimelineEntry(at=event.occurred_at, title=EVENT_TITLES.get(event.type, event.type), text=text,
+                                     level=EVENT_LEVELS.get(event.type, "info")))
+    return entries
+
+
 def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
     """The key's life: its code's binding and activation, its issue, what superseded it, expiry."""
     now = now or clock.now()
@@ -237,6 +262,7 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
     if not any(e.title == "Key issued" for e in result.entries):
         result.entries.append(TimelineEntry(at=key.issued_at, title="Key issued", actor=key.issued_by,
                                             text=f"seq {key.seq}, {key.aku} AKU", level="ok"))
+    result.entries += _event_entries(key)
     if key.superseded_by:
         newer = db.session.get(IssuedKey, key.superseded_by)
         if newer is not None:
