@@ -421,3 +421,27 @@ def test_needs_attention_lists_the_reminders_and_the_timeline_the_events(app, cl
     timeline = client.get(f"/vendor/keys/{key.id}").get_data(as_text=True)
     assert "Reminder: license expiring" in timeline and "license.expiring, 5 day(s) left" in timeline
     assert "Event: key issued" in timeline
+
+
+def test_the_demo_makes_a_code_end_in_5_days_and_needs_attention_shows_the_reminder(app, client, auth):
+    from webapp.vendor_side.issuing import issue_from_code
+
+    with app.app_context():
+        issue_from_code(READY, INSTALL, actor="setup")
+    auth.login("issuer")
+    played = client.post("/vendor/demo-codes/action", data={"code": READY, "action": "soon"},
+                         headers={"HX-Request": "true"})
+    assert played.status_code == 200 and "now ends on" in played.get_data(as_text=True)
+    assert client.post("/vendor/attention/check").status_code == 303  # re-read: terms changed
+    with app.app_context():
+        from webapp.vendor_side.models import CodeBinding
+
+        binding = db.session.scalar(db.select(CodeBinding))
+    assert client.post(f"/vendor/attention/{binding.id}/issue").status_code == 303  # the 5-day key
+    answer = client.post("/vendor/attention/reminders", headers={"HX-Request": "true"})
+    html = answer.get_data(as_text=True)
+    assert "Recorded 1 event due now" in html
+    section = html.split('id="reminders"')[1].split("</section>")[0]
+    assert INSTALL in section and "5 day(s) left" in section and "no endpoint" in section
+    again = client.post("/vendor/attention/reminders", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Recorded 0 events due now." in again

@@ -269,6 +269,26 @@ def attention_check():
     return _attention(message=message)
 
 
+@bp.post("/attention/reminders")
+@roles_required(AccountRole.ISSUER)
+def attention_reminders():
+    """Record the events that are due now (what `license notify` records first); the webhooks
+    themselves are delivered by `license notify`, never by a page."""
+    from . import events
+
+    now = clock.now_seconds()
+    counts = events.record_findings(reconciling.attention(now), now)
+    counts.update(events.scan_expiry(now))
+    db.session.commit()
+    made = sum(counts.values())
+    message = (f"Recorded {made} event{'' if made == 1 else 's'} due now"
+               + (" (see Reminders sent); `license notify` delivers their webhooks." if made else "."))
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(url_for("vendor.attention"), code=303)
+    return _attention(message=message)
+
+
 @bp.post("/attention/<binding_id>/issue")
 @roles_required(AccountRole.ISSUER)
 def attention_issue(binding_id: str):
