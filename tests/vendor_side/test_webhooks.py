@@ -445,3 +445,120 @@ def test_the_demo_makes_a_code_end_in_5_days_and_needs_attention_shows_the_remin
     assert INSTALL in section and "5 day(s) left" in section and "no endpoint" in section
     again = client.post("/vendor/attention/reminders", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Recorded 0 events due now." in again
+
+
+# ------------------------------------------------------------------ DNS pinning, runners at once
+
+
+def test_the_connection_goes_to_the_checked_address_with_the_name_kept(app, cli, receiver, monkeypatch):
+    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    asked = []
+
+    def fake_getaddrinfo(host, *args, **kwargs):
+        asked.append(host)
+        return [(2, 1, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fake_getaddrinfo)
+    answer = webhooks.post(f"http://hooks.internal.test:{port}/hooks", b"{}", {"webhook-id": "msg_x"},
+                           timeout=3, allow_private=True)
+    # the name is resolved once, by the check; the connection is made to the checked address
+    assert answer.ok and asked == ["hooks.internal.test", "127.0.0.1"]
+    assert receiver.requests[0]["headers"]["host"] == f"hooks.internal.test:{port}"
+    refused = webhooks.post(f"http://hooks.internal.test:{port}/hooks", b"{}", {}, timeout=3, allow_private=False)
+    assert not refused.ok and "127.0.0.1" in refused.error and len(receiver.requests) == 1
+
+
+def test_two_runners_at_once_send_each_message_once(app, cli, receiver):
+    add(cli, receiver.url, "key.issued")
+    for n in range(6):
+        result = cli.invoke(args=["license", "issue", "--install-id", f"{n:032x}", "--aku", "4", "--days", "90",
+                                  "--contract", f"CT-{n}"])
+        assert result.exit_code == 0, result.stderr
+    errors = []
+
+    def runner():
+        try:
+            with app.app_context():
+                webhooks.run()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    ids = [r["headers"]["webhook-id"] for r in receiver.requests]
+    assert len(ids) == 6 and len(set(ids)) == 6
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(WebhookAttempt)) == 6
+
+
+def test_an_unreadable_secret_is_not_sent_unsigned(app, cli, receiver):
+    add(cli, receiver.url, "key.issued")
+    issue(cli)
+    app.config["LICENSE_DATA_KEY"] = "another data key"
+    assert notify(cli)["deliveries"]["retrying"] == 1
+    assert receiver.requests == []
+    with app.app_context():
+        assert "LICENSE_DATA_KEY" in db.session.scalar(db.select(WebhookAttempt)).error
+
+
+def _certificate(tmp_path, name: str):
+    """A self-signed certificate for `name` (its own CA): (cert file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_https_to_the_pinned_address_keeps_sni_and_the_certificate_check(tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = _certificate(tmp_path, "hooks.internal.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    seen = []
+    server_names = []
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+
+    @Request.application
+    def app(request):
+        seen.append(request.headers.get("Host"))
+        return Response("", status=204)
+
+    server = make_server("127.0.0.1", 0, app, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_port
+    real = webhooks.socket.getaddrinfo
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo",
+                        lambda host, *a, **k: [(2, 1, 6, "", ("127.0.0.1", port))] if host.endswith(".test")
+                        else real(host, *a, **k))
+    try:
+        answer = webhooks.post(f"https://hooks.internal.test:{port}/in", b"{}", {}, timeout=3,
+                               allow_private=True, verify=cert)
+        assert answer.ok, answer.error
+        assert seen == [f"hooks.internal.test:{port}"] and server_names == ["hooks.internal.test"]
+        other = webhooks.post(f"https://other.internal.test:{port}/in", b"{}", {}, timeout=3,
+                              allow_private=True, verify=cert)  # the certificate names another host
+        assert not other.ok and other.error.startswith("TLS")
+    finally:
+        server.shutdown()
+        server.server_close()

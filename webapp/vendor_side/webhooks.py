@@ -45,7 +45,7 @@ from sqlalchemy import update
 
 from .. import audit, clock, product_key
 from ..database import db
-from ..datakey import data_key
+from ..datakey import DataKeyError, data_key
 from . import events
 from .models import DeliveryState, Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -190,8 +190,10 @@ class Answer:
     duration_ms: int = 0
 
 
-def post(url: str, body: bytes, sent_headers: dict, *, timeout: float, allow_private: bool) -> Answer:
-    """One attempt: POST, no redirects, no proxies from the environment; 2xx is success."""
+def post(url: str, body: bytes, sent_headers: dict, *, timeout: float, allow_private: bool,
+         verify: bool | str = True) -> Answer:
+    """One attempt: POST, no redirects, no proxies from the environment; 2xx is success.
+    `verify`: the CA bundle for https (the system's; tests pass their own)."""
     started = time.monotonic()
 
     def took() -> int:
@@ -202,6 +204,8 @@ def post(url: str, body: bytes, sent_headers: dict, *, timeout: float, allow_pri
         address = resolve(host, port, allow_private)
     except EndpointRefused as exc:
         return Answer(False, error=f"refused: {exc}"[:255], duration_ms=took())
+    # the pool connects to `address`: the Host header says the URL's host (as written, port and all)
+    sent_headers = {**sent_headers, "Host": urlsplit(url.strip()).netloc}
     session = requests.Session()
     session.trust_env = False  # no proxy or .netrc of the environment
     adapter = _PinnedAdapter(address)
@@ -209,13 +213,15 @@ def post(url: str, body: bytes, sent_headers: dict, *, timeout: float, allow_pri
     session.mount("https://", adapter)
     try:
         with session.post(url, data=body, headers=sent_headers, timeout=(min(timeout, 5.0), timeout),
-                          allow_redirects=False, stream=True) as response:
+                          allow_redirects=False, stream=True, verify=verify) as response:
             text = response.raw.read(RESPONSE_KEPT * 4, decode_content=True).decode("utf-8", "replace")
             ok = 200 <= response.status_code < 300
             return Answer(ok, response.status_code, text[:RESPONSE_KEPT],
                           None if ok else f"HTTP {response.status_code}", took())
     except requests.Timeout:
         return Answer(False, error="timed out", duration_ms=took())
+    except requests.exceptions.SSLError:
+        return Answer(False, error="TLS: the certificate did not verify", duration_ms=took())
     except requests.ConnectionError as exc:
         reason = "connection refused" if "refused" in str(exc).lower() else "could not connect"
         return Answer(False, error=reason, duration_ms=took())
@@ -318,8 +324,16 @@ def attempt(delivery_id: int, token: str, *, actor: str | None = None) -> Webhoo
     else:
         body = payload(event)
         stamp = int(clock.timestamp())
-        answer = post(endpoint.url, body, headers(endpoint_secret(endpoint), delivery.msg_id, stamp, body),
-                      timeout=float(current_app.config["LICENSE_WEBHOOK_TIMEOUT"]), allow_private=_allow_private())
+        try:
+            secret = endpoint_secret(endpoint)
+        except DataKeyError:
+            secret = None
+        if secret is None:  # not sent unsigned; retried, so a restored LICENSE_DATA_KEY lets it through
+            answer = Answer(False, error="the endpoint's secret cannot be read (was LICENSE_DATA_KEY changed?)")
+        else:
+            answer = post(endpoint.url, body, headers(secret, delivery.msg_id, stamp, body),
+                          timeout=float(current_app.config["LICENSE_WEBHOOK_TIMEOUT"]),
+                          allow_private=_allow_private())
     now = clock.now()
     record = WebhookAttempt(delivery_id=delivery.id, at=now, ok=answer.ok, status_code=answer.status_code,
                             response=answer.response, error=answer.error, duration_ms=answer.duration_ms, actor=actor)
