@@ -181,7 +181,7 @@ def test_a_key_issued_arrives_signed_and_verifies_with_the_reference_library(app
         key = db.session.scalar(db.select(IssuedKey))
         assert key.product_key not in body  # never the key itself
     # a second run sends nothing twice
-    assert notify(cli)["deliveries"] == {"succeeded": 0, "retrying": 0, "failed": 0, "skipped": 0}
+    assert notify(cli)["deliveries"] == {"succeeded": 0, "retrying": 0, "failed": 0, "skipped": 0, "left": 0}
     assert len(receiver.requests) == 1
 
 
@@ -562,3 +562,12 @@ def test_https_to_the_pinned_address_keeps_sni_and_the_certificate_check(tmp_pat
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_run_starts_no_attempt_past_its_budget(app, cli, receiver):
+    add(cli, receiver.url, "key.issued")
+    issue(cli)
+    with app.app_context():
+        assert webhooks.deliver_due(budget=-1) == {"succeeded": 0, "retrying": 0, "failed": 0, "skipped": 0,
+                                                   "left": 1}
+        assert webhooks.deliver_due()["succeeded"] == 1

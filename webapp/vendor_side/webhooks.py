@@ -53,8 +53,10 @@ from .models import DeliveryState, Event, WebhookAttempt, WebhookDelivery, Webho
 SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600, 10 * 3600)
 #: How long a runner's claim on a delivery holds before another runner may take it.
 LEASE = timedelta(minutes=5)
-#: At most this many deliveries per run (the next run, a minute later, sends the rest).
+#: At most this many deliveries per run, and no new attempt started after BUDGET seconds (the next
+#: run, a minute later, sends the rest), so that one run ends well within a scheduler's minute.
 BATCH = 200
+BUDGET = 45.0
 RESPONSE_KEPT = 1000  # characters of the receiver's answer kept with each attempt
 SECRET_PREFIX = "whsec_"
 
@@ -354,17 +356,22 @@ def attempt(delivery_id: int, token: str, *, actor: str | None = None) -> Webhoo
     return record
 
 
-def deliver_due(now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
-    """Every due delivery, one attempt each: counts of succeeded, retrying, failed (and skipped:
-    claimed by another runner first)."""
+def deliver_due(now: datetime | None = None, limit: int = BATCH, budget: float = BUDGET) -> dict[str, int]:
+    """Every due delivery (at most `limit`, none started after `budget` seconds), one attempt each:
+    counts of succeeded, retrying, failed, skipped (claimed by another runner first) and left
+    (for the next run)."""
     now = now or clock.now()
-    counts = {"succeeded": 0, "retrying": 0, "failed": 0, "skipped": 0}
+    started = time.monotonic()
+    counts = {"succeeded": 0, "retrying": 0, "failed": 0, "skipped": 0, "left": 0}
     due = db.session.scalars(
         db.select(WebhookDelivery)
         .where(WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)
     ).all()
-    for delivery in due:
+    for index, delivery in enumerate(due):
+        if time.monotonic() - started > budget:
+            counts["left"] = len(due) - index
+            break
         token = claim(delivery, now)
         if token is None:
             counts["skipped"] += 1
