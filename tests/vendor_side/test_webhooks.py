@@ -571,3 +571,12 @@ def test_a_run_starts_no_attempt_past_its_budget(app, cli, receiver):
         assert webhooks.deliver_due(budget=-1) == {"succeeded": 0, "retrying": 0, "failed": 0, "skipped": 0,
                                                    "left": 1}
         assert webhooks.deliver_due()["succeeded"] == 1
+
+
+def test_a_wrong_remind_days_is_said_not_crashed(app, cli, client, auth):
+    app.config["LICENSE_REMIND_DAYS"] = "30,soon"
+    result = cli.invoke(args=["license", "notify"])
+    assert result.exit_code == 2 and "LICENSE_REMIND_DAYS" in result.stderr and result.stdout == ""
+    auth.login("issuer")
+    answer = client.post("/vendor/attention/reminders", headers={"HX-Request": "true"})
+    assert answer.status_code == 422 and "LICENSE_REMIND_DAYS" in answer.get_data(as_text=True)

@@ -277,8 +277,15 @@ def attention_reminders():
     from . import events
 
     now = clock.now_seconds()
+    try:
+        days = events.remind_days()
+    except ValueError as exc:
+        if not wants_fragment():
+            flash(str(exc), "error")
+            return redirect(url_for("vendor.attention"), code=303)
+        return _attention(422, error_text=str(exc))
     counts = events.record_findings(reconciling.attention(now), now)
-    counts.update(events.scan_expiry(now))
+    counts.update(events.scan_expiry(now, days))
     db.session.commit()
     made = sum(counts.values())
     message = (f"Recorded {made} event{'' if made == 1 else 's'} due now"
