@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -28,6 +29,7 @@ class Receiver:
         self.requests: list[dict] = []
         self.statuses: list[int] = []
         self.status = 204
+        self.delay = 0.0  # seconds before answering
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}/hooks"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -37,6 +39,8 @@ class Receiver:
         self.requests.append({"headers": {k.lower(): v for k, v in request.headers.items()},
                               "body": request.get_data(), "path": request.path})
         status = self.statuses.pop(0) if self.statuses else self.status
+        if self.delay:
+            time.sleep(self.delay)
         return Response("nope" if status >= 300 else "", status=status)
 
     def start(self) -> "Receiver":
@@ -232,7 +236,7 @@ def test_a_receiver_that_fails_gets_the_retry_with_the_same_id(app, cli, receive
     Webhook(secret).verify(second["body"], second["headers"])
 
 
-def test_connection_refused_and_timeouts_are_retried_then_failed(app, cli, receiver):
+def test_connection_refused_is_retried_on_schedule_then_failed(app, cli, receiver):
     receiver.stop()
     add(cli, receiver.url)
     issue(cli)
@@ -580,3 +584,14 @@ def test_a_wrong_remind_days_is_said_not_crashed(app, cli, client, auth):
     auth.login("issuer")
     answer = client.post("/vendor/attention/reminders", headers={"HX-Request": "true"})
     assert answer.status_code == 422 and "LICENSE_REMIND_DAYS" in answer.get_data(as_text=True)
+
+
+def test_a_receiver_too_slow_is_a_timeout_and_retried(app, cli, receiver):
+    app.config["LICENSE_WEBHOOK_TIMEOUT"] = 0.3
+    receiver.delay = 1.0
+    add(cli, receiver.url, "key.issued")
+    issue(cli)
+    assert notify(cli)["deliveries"]["retrying"] == 1
+    with app.app_context():
+        attempt = db.session.scalar(db.select(WebhookAttempt))
+        assert attempt.error == "timed out" and not attempt.ok and attempt.duration_ms < 1000
