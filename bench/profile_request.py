@@ -6,7 +6,12 @@
 The app is the one `bench/http.py` serves (role `environment`, SQLite, production secrets, an
 operator with a token and a session, the product key already active), driven by Werkzeug's test
 client so that the profile holds the app's work alone: no gunicorn, no sockets. `--limits
-redis://...` keeps the rate limits in that Redis, as several workers do.
+redis://...` keeps the rate limits in that Redis, as several workers do. The app writes its request
+log to stderr as it does in production: send it to a file or /dev/null (`2>/dev/null`), since a
+terminal's slow writes would show in the profile.
+
+Besides the profile it prints the Python function calls per request, a count that does not move
+with machine noise: the figure to compare across versions and configurations (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -87,7 +92,9 @@ def main() -> None:
         profile.disable()
         stats = pstats.Stats(profile)
         stats.sort_stats(args.sort).print_stats(args.top)
-        print(f"{stats.total_tt / args.requests * 1e6:.0f} µs per request (under the profiler)")
+        print(f"{stats.total_tt / args.requests * 1e6:.0f} µs per request (under the profiler), "
+              f"{stats.total_calls / args.requests:.0f} Python function calls per request (a count that machine "
+              "noise does not change: compare it across versions and configurations)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ signature: a filter on its loggers masks them (see :class:`RedactQueryFilter`).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -48,6 +49,15 @@ log = logging.getLogger("marketplace_adapter")
 
 DEFAULT_ENDPOINT = "https://market.aliyuncs.com"
 _USER_AGENT = "marketplace-adapter/1.0 (+requests)"
+
+# What Session.merge_environment_settings reads from the environment for an http(s) endpoint
+# (urllib.request.getproxies_environment: the *_proxy variables, either case, and REQUEST_METHOD,
+# which makes it ignore HTTP_PROXY; requests: the CA bundle). Other schemes' proxies (ftp_proxy)
+# do not apply to the endpoint's scheme.
+_ENVIRONMENT_SETTINGS = tuple(
+    [case(f"{scheme}_proxy") for scheme in ("http", "https", "all", "no") for case in (str.lower, str.upper)]
+    + ["REQUEST_METHOD", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]
+)
 
 _SECRET_QUERY_VALUE = re.compile(r"([?&](LicenseCode|Signature|SecurityToken)=)([^&\s\"']*)")
 
@@ -172,6 +182,7 @@ class MarketplaceClient:
         self._rng = rng or random.Random()
         self._user_agent = user_agent
         self._observer = observer
+        self._settings_cache: tuple[tuple, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -285,7 +296,7 @@ class MarketplaceClient:
             answer_lost = False
             # What Session.request would add: proxies and CA bundle from the environment
             # (HTTPS_PROXY, REQUESTS_CA_BUNDLE), which a deployment behind an egress proxy needs.
-            settings = self.session.merge_environment_settings(request.url, {}, False, None, None)
+            settings = self._environment_settings(request.url)
             started = self._clock()
             try:
                 response = self.session.send(request, timeout=attempt_timeout,
@@ -321,6 +332,26 @@ class MarketplaceClient:
             log.warning("%s for %s failed (%s); retry %d/%d in %.2fs", action, mask_code(code),
                         error, budget.attempts + 1, policy.max_attempts, wait)
             self._sleep(wait)
+
+    def _environment_settings(self, url: str) -> dict[str, Any]:
+        """``Session.merge_environment_settings`` for this client's endpoint, worked out once and
+        kept with what it depends on: the variables requests reads (the proxies, ``NO_PROXY``,
+        the CA bundle) and the session's own settings. Worked out per call it scans the whole
+        environment four times (some 100 µs a call); a change to any of these is still seen.
+        (The scheme, host and port, all that the answer depends on in the URL, are the
+        endpoint's, the same for every call of this client.)"""
+        session = self.session
+        key = (
+            tuple(map(os.environ.get, _ENVIRONMENT_SETTINGS)),
+            session.trust_env, tuple(sorted((session.proxies or {}).items())),
+            session.verify, session.cert, session.stream,
+        )
+        cached = self._settings_cache
+        if cached is not None and cached[0] == key:
+            return {**cached[1], "proxies": dict(cached[1]["proxies"])}
+        settings = session.merge_environment_settings(url, {}, False, None, None)
+        self._settings_cache = (key, settings)
+        return {**settings, "proxies": dict(settings["proxies"])}
 
     def _observe(self, action: str, started: float, budget: _Budget, *,
                  error: MarketplaceError | None = None, request_id: str | None = None,

@@ -38,7 +38,7 @@ def test_the_api_answers_503_database_unavailable(gone):
 def test_a_page_of_a_signed_in_user_answers_503_in_words(gone):
     client = gone.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = "1"  # the user is loaded from the database on the next request
+        session["_user_id"] = "1:0"  # user 1, generation 0: loaded from the database on the next request
     response = client.get("/settings")
     html = response.get_data(as_text=True)
     assert response.status_code == 503 and "text/html" in response.content_type

@@ -133,3 +133,17 @@ def test_a_host_consoles_own_babel_is_used():
     assert str(i18n.TRANSLATIONS_DIR) in host_babel.translation_directories
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert i18n.gettext("Log out") == "退出登录"
+
+
+def test_wtforms_messages_reach_the_login_page_in_the_asked_language(client):
+    """Issue 13: the login form's own refusals (WTForms' messages, Flask-WTF's translations) in Chinese."""
+    page = client.post("/login", data={"email": "", "password": ""}, headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 422
+    assert "邮箱：该字段是必填字段。" in page.text, page.text
+    page = client.post("/login", data={"email": "", "password": ""}, headers={"Accept-Language": "en"})
+    assert "This field is required." in page.text
+
+
+def test_the_error_pages_words_in_chinese(client):
+    page = client.post("/login?x=%01", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 400 and "请求有误" in page.text and "控制字符（U+0001）" in page.text, page.text

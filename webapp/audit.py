@@ -13,6 +13,7 @@ from flask import has_request_context, request
 
 from . import product_key, wording
 from .database import db
+from .i18n import gettext as _, lazy_gettext
 from .models.audit import AuditEvent
 
 
@@ -66,53 +67,53 @@ PAGE_SIZE = 50
 # the code stays beside it, small, for support (and in the CSV export and the filter's URL).
 ACTION_LABELS = {
     # accounts and keys (the core)
-    "login": "Logged in",
-    "login_failed": "Login failed",
-    "logout": "Logged out",
-    "user_created": "Account created",
-    "password_changed": "Password changed (its sessions ended)",
-    "token_created": "API token created",
-    "tokens_revoked": "API tokens revoked",
-    "signing_key_generated": "Signing key generated",
-    "key_issued": "Key issued",
+    "login": lazy_gettext("Logged in"),
+    "login_failed": lazy_gettext("Login failed"),
+    "logout": lazy_gettext("Logged out"),
+    "user_created": lazy_gettext("Account created"),
+    "password_changed": lazy_gettext("Password changed (its sessions ended)"),
+    "token_created": lazy_gettext("API token created"),
+    "tokens_revoked": lazy_gettext("API tokens revoked"),
+    "signing_key_generated": lazy_gettext("Signing key generated"),
+    "key_issued": lazy_gettext("Key issued"),
     # the vendor side
-    "code_bound": "Authorization code bound",
-    "code_activated": "Authorization code activated",
-    "code_activation_failed": "Authorization code activation failed",
-    "code_transferred": "Authorization code transferred",
-    "license_replaced": "License replaced",
-    "redeem_refused": "Redemption refused",
-    "reconcile_run": "Marketplace codes re-read",
-    "demo_marketplace_changed": "Demo marketplace changed",
-    "webhook_endpoint_added": "Webhook endpoint added",
-    "webhook_endpoint_removed": "Webhook endpoint removed",
-    "webhook_redelivered": "Webhook redelivered",
+    "code_bound": lazy_gettext("Authorization code bound"),
+    "code_activated": lazy_gettext("Authorization code activated"),
+    "code_activation_failed": lazy_gettext("Authorization code activation failed"),
+    "code_transferred": lazy_gettext("Authorization code transferred"),
+    "license_replaced": lazy_gettext("License replaced"),
+    "redeem_refused": lazy_gettext("Redemption refused"),
+    "reconcile_run": lazy_gettext("Marketplace codes re-read"),
+    "demo_marketplace_changed": lazy_gettext("Demo marketplace changed"),
+    "webhook_endpoint_added": lazy_gettext("Webhook endpoint added"),
+    "webhook_endpoint_removed": lazy_gettext("Webhook endpoint removed"),
+    "webhook_redelivered": lazy_gettext("Webhook redelivered"),
     # the environment side
-    "license_activated": "License activated",
-    "license_activation_refused": "Activation refused",
-    "license_activation_refusals_repeated": "Activation refused again",
-    "license_activation_rate_limited": "Activation attempts held back",
-    "instance_created": "Instance created",
-    "instance_grown": "Instance grown",
-    "instance_shrunk": "Instance shrunk",
-    "instance_deleted": "Instance deleted",
+    "license_activated": lazy_gettext("License activated"),
+    "license_activation_refused": lazy_gettext("Activation refused"),
+    "license_activation_refusals_repeated": lazy_gettext("Activation refused again"),
+    "license_activation_rate_limited": lazy_gettext("Activation attempts held back"),
+    "instance_created": lazy_gettext("Instance created"),
+    "instance_grown": lazy_gettext("Instance grown"),
+    "instance_shrunk": lazy_gettext("Instance shrunk"),
+    "instance_deleted": lazy_gettext("Instance deleted"),
 }
 
 
 def action_label(action: str | None) -> str:
     """An action in words ("Key issued"); one this version does not know (a newer version's, a
     host's) reads as its code spelled out: "cluster_paused" is "Cluster paused"."""
-    return ACTION_LABELS.get(action or "") or _label(action or "")
+    return str(ACTION_LABELS.get(action or "") or _label(action or ""))
 
 
 # How the recorded fields read on the audit log page; others are spelled out from their names.
 FIELD_LABELS = {
-    "aku": "AKU", "aliUid": "Buyer account", "change": "Change", "channel": "Channel", "code": "Code",
-    "count": "Count", "email": "E-mail", "error": "Reason", "expiresAt": "Expires", "id": "Record id",
-    "installId": "Install ID", "name": "Name", "orderIds": "Order ids", "prefix": "Token prefix",
-    "product": "Product", "reference": "Reference", "role": "Role", "seq": "Seq", "source": "Source",
-    "specification": "Specification", "type": "Type", "firstAt": "First", "lastAt": "Last",
-    "retryAfter": "Wait (seconds)",
+    "aku": lazy_gettext("AKU"), "aliUid": lazy_gettext("Buyer account"), "change": lazy_gettext("Change"), "channel": lazy_gettext("Channel"), "code": lazy_gettext("Code"),
+    "count": lazy_gettext("Count"), "email": lazy_gettext("E-mail"), "error": lazy_gettext("Reason"), "expiresAt": lazy_gettext("Expires"), "id": lazy_gettext("Record id"),
+    "installId": lazy_gettext("Install ID"), "name": lazy_gettext("Name"), "orderIds": lazy_gettext("Order ids"), "prefix": lazy_gettext("Token prefix"),
+    "product": lazy_gettext("Product"), "reference": lazy_gettext("Reference"), "role": lazy_gettext("Role"), "seq": lazy_gettext("Seq"), "source": lazy_gettext("Source"),
+    "specification": lazy_gettext("Specification"), "type": lazy_gettext("Type"), "firstAt": lazy_gettext("First"), "lastAt": lazy_gettext("Last"),
+    "retryAfter": lazy_gettext("Wait (seconds)"),
 }
 # Fields that identify rather than describe (the event's subject names the record): they go in
 # the line below the table.
@@ -153,6 +154,7 @@ class FieldChange:
         if not self.words or not isinstance(value, str):
             return None
         found = self.words.get(value)
+        found = str(found) if found else None
         return found[:1].upper() + found[1:] if found else None
 
 
@@ -185,9 +187,9 @@ class Changes:
 
 def _label(name: str) -> str:
     if name in FIELD_LABELS:
-        return FIELD_LABELS[name]
+        return str(FIELD_LABELS[name])
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip().lower()
-    return words[:1].upper() + words[1:] if words else "Value"
+    return words[:1].upper() + words[1:] if words else _("Value")
 
 
 def _kind(name: str, values: list) -> str:
@@ -206,7 +208,7 @@ def show_value(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, (list, tuple)):
         return ", ".join(show_value(v) for v in value) or "—"
     if isinstance(value, dict):
@@ -235,7 +237,7 @@ def changes(before: Any, after: Any, action: str | None = None,
     for n in names:
         is_error = n in (error_field, "error")
         rows.append(FieldChange(
-            name=n, label=FIELD_LABELS["error"] if is_error else _label(n),
+            name=n, label=str(FIELD_LABELS["error"]) if is_error else _label(n),
             kind="error" if is_error else _kind(n, [b.get(n), a.get(n)]),
             before=b.get(n), after=a.get(n), in_before=n in b, in_after=n in a,
             words=wording.REFUSAL_REASONS if is_error else known.get(n),

@@ -19,10 +19,12 @@ import sqlite3
 from flask import Response, current_app, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from .i18n import N_, gettext, html_lang
+
 log = logging.getLogger(__name__)
 
 CODE = "database_unavailable"
-MESSAGE = "The license database cannot be reached; try again in a minute."
+MESSAGE = N_("The license database cannot be reached; try again in a minute.")
 RETRY_AFTER = "30"
 
 # SQLite says OperationalError for a missing table too: only these mean "not reachable now".
@@ -60,7 +62,8 @@ def _forget_the_failed_session() -> None:
 def _page() -> str:
     """The page, rendered without the context processors: Flask-Login's loads the signed-in user
     from the database."""
-    return current_app.jinja_env.get_template("license/errors/unavailable.html").render(message=MESSAGE)
+    return current_app.jinja_env.get_template("license/errors/unavailable.html").render(
+        message=gettext(MESSAGE), html_lang=html_lang())
 
 
 def handle_database_error(error: DBAPIError):
@@ -78,7 +81,7 @@ def handle_database_error(error: DBAPIError):
     log.warning("database unavailable on %s %s: %s", request.method, request.path, reason)
     _forget_the_failed_session()
     if is_api_request():
-        response = api_error(CODE, MESSAGE, 503)
+        response = api_error(CODE, gettext(MESSAGE), 503)
     else:
         response = Response(_page(), status=503, mimetype="text/html")
     response.headers["Retry-After"] = RETRY_AFTER

@@ -49,6 +49,17 @@ MESSAGES = {  # in the asked language where they are used (Accept-Language)
 }
 
 
+# The error page's heading for the statuses that have no words of their own on it.
+TITLES = {
+    400: N_("Bad request"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    413: N_("Request too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Unprocessable request"),
+}
+
+
 def is_api_request() -> bool:
     """Whether the request is for the plugin's `/api/v1` (under its `url_prefix`)."""
     state = current_app.extensions.get("license_platform")
@@ -94,7 +105,10 @@ def handle_http_error(error: HTTPException):
         response = api_error(own_code or CODES.get(status, f"http_{status}"), message, status)
     else:
         response = Response(
-            render_template("license/errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError)),
+            render_template("license/errors/error.html", status=status, error=error, csrf=isinstance(error, CSRFError),
+                            title=_(TITLES[status]) if status in TITLES else error.name,
+                            description=error.description if own_code or status not in MESSAGES
+                            else _(MESSAGES[status])),
             status=status,
         )
     framework_headers = error.get_response().headers

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import Babel, LazyString, format_datetime as _format_datetime, format_decimal, get_locale
+from flask_babel import get_translations as _babel_translations
 from jinja2 import pass_eval_context
 from markupsafe import Markup
-from flask_babel import Babel, LazyString, format_datetime as _format_datetime, get_locale
-from flask_babel import get_translations as _babel_translations
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,13 @@ def format_when(moment) -> str:
     if current_locale() == CHINESE:
         return _format_datetime(moment, "y年M月d日 HH:mm 'UTC'", rebase=False)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_number(number) -> str:
+    """A number for people in the request's language (`1,000,000`), through Babel."""
+    if current_locale() == CHINESE:
+        return format_decimal(number)
+    return f"{number:,}"
 
 
 def format_day(moment) -> str:

@@ -26,6 +26,8 @@ from typing import Any
 from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
+from .i18n import N_, gettext as _
+
 MAX_ID = 2**31 - 1  # the plugin's ids and seqs: INTEGER, signed 32 bits on PostgreSQL
 MAX_BIGINT = 2**63 - 1  # a BIGINT column (the buyer's AliUid): signed 64 bits
 MAX_DIGITS = 19  # len(str(MAX_BIGINT))
@@ -95,7 +97,8 @@ def _shown_name(name: str) -> str:
 def _refuse_characters(where: str, character: str) -> InputRefused:
     return InputRefused(
         "invalid_characters",
-        f"{where} holds a control character ({character}), which no field accepts: remove it and send again.",
+        _("%(where)s holds a control character (%(character)s), which no field accepts: remove it and send again.",
+          where=where, character=character),
     )
 
 
@@ -104,12 +107,12 @@ def refuse_control_characters() -> None:
     query argument or a form field (its name or its value) holds a control character."""
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and (character := control_character(value)):
-            raise _refuse_characters("The address", character)
-    for where, fields in (("query argument", request.args), ("field", request.form)):
+            raise _refuse_characters(_("The address"), character)
+    for where, fields in ((N_("The query argument %(name)s"), request.args), (N_("The field %(name)s"), request.form)):
         for name, values in fields.lists():
             for text in (name, *values):
                 if character := control_character(text):
-                    raise _refuse_characters(f"The {where} {_shown_name(name)!r}", character)
+                    raise _refuse_characters(_(where, name=repr(_shown_name(name))), character)
 
 
 def same_site_path(target: object) -> str | None:
@@ -147,15 +150,20 @@ def json_object(limit: int | None = None) -> dict | None:
     except RecursionError:
         raise _too_deep() from None
     except ValueError as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputRefused("invalid_json", f"The request body is not valid JSON{where}: send a JSON object.") from None
+        if isinstance(exc, json.JSONDecodeError):
+            message = _("The request body is not valid JSON (line %(line)s, column %(column)s): send a JSON object.",
+                        line=exc.lineno, column=exc.colno)
+        else:
+            message = _("The request body is not valid JSON: send a JSON object.")
+        raise InputRefused("invalid_json", message) from None
     check_json(data)
     return data if isinstance(data, dict) else None
 
 
 def _too_deep() -> InputRefused:
     return InputRefused(
-        "invalid_json", f"The request body nests JSON more than {MAX_JSON_DEPTH} levels deep: send a flat JSON object."
+        "invalid_json", _("The request body nests JSON more than %(depth)s levels deep: send a flat JSON object.",
+                          depth=MAX_JSON_DEPTH)
     )
 
 
@@ -171,10 +179,10 @@ def check_json(data: Any) -> None:
             if isinstance(value, dict):
                 for name, item in value.items():
                     if character := control_character(name):
-                        raise _refuse_characters(f"A member's name ({_shown_name(name)!r})", character)
+                        raise _refuse_characters(_("A member's name (%(name)s)", name=repr(_shown_name(name))), character)
                     stack.append((item, depth + 1, member or name))
             else:
                 stack.extend((item, depth + 1, member) for item in value)
         elif isinstance(value, str) and (character := control_character(value)):
-            where = f"The member {_shown_name(member)!r}" if member else "The body"
+            where = _("The member %(name)s", name=repr(_shown_name(member))) if member else _("The body")
             raise _refuse_characters(where, character)

@@ -25,7 +25,7 @@ import copy
 import json
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -301,11 +301,11 @@ def parse_time(s: str) -> datetime:
     """Parse exactly ``YYYY-MM-DDThh:mm:ssZ`` into a timezone-aware UTC datetime (ValueError otherwise)."""
     if not isinstance(s, str):
         raise ValueError("a time must be text of the form YYYY-MM-DDThh:mm:ssZ")
-    m = _TIME.fullmatch(s)
-    if m is None:
+    if _TIME.fullmatch(s) is None:
         raise ValueError(f"{_shown(s)} is not a UTC time of the form YYYY-MM-DDThh:mm:ssZ")
     try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
+        # The exact form is checked above; the C parser reads it (ISO 8601, "Z" is UTC).
+        return datetime.fromisoformat(s)
     except ValueError:
         raise ValueError(f"{_shown(s)} is not a real date and time") from None
 
@@ -327,9 +327,11 @@ def canonical_json(obj: Any) -> bytes:
 
     For strings, integers within 2**53, booleans, null and objects this equals RFC 8785 (JCS).
     """
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
+
+
+# Built once: json.dumps with options builds an encoder per call (the same output).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def signed_bytes(install_id: str, kid: str, license_obj: Mapping[str, Any]) -> bytes:
@@ -400,34 +402,47 @@ class License:
     @classmethod
     def from_json(cls, obj: Any) -> License:
         """Read a ``license`` object; ProductKeyError ``malformed_key`` naming the first bad member."""
-        problem = _license_problem(obj)
+        times: dict[str, datetime] = {}
+        problem = _license_problem(obj, times)
         if problem is not None:
             fmt = obj.get("format") if isinstance(obj, Mapping) else None
             raise _invalid_term(*problem, newer_format=problem[0] == "license.format" and _is_int(fmt) and fmt > FORMAT)
-        return cls(
-            id=obj["id"],
-            seq=obj["seq"],
-            type=obj["type"],
-            channel=obj["channel"],
-            reference=obj["reference"],
-            product=obj["product"],
-            aku=obj["aku"],
-            issued_at=parse_time(obj["issuedAt"]),
-            not_before=parse_time(obj["notBefore"]),
-            expires_at=parse_time(obj["expiresAt"]),
-            format=obj["format"],
-            extra={k: v for k, v in obj.items() if k not in _LICENSE_MEMBERS},
+        # Every known member is there (checked just above), so more members means extra ones.
+        extra = ({k: v for k, v in obj.items() if k not in _LICENSE_MEMBERS}
+                 if len(obj) != len(_LICENSE_MEMBERS) else None)
+        if extra:  # rare: members of a later revision; the constructor checks them as it always did
+            return cls(
+                id=obj["id"], seq=obj["seq"], type=obj["type"], channel=obj["channel"],
+                reference=obj["reference"], product=obj["product"], aku=obj["aku"],
+                issued_at=times["issuedAt"], not_before=times["notBefore"],
+                expires_at=times["expiresAt"], format=obj["format"], extra=extra,
+            )
+        # The terms were just checked whole (the same `_license_problem` the constructor runs, on
+        # the same values: the times parsed are UTC whole seconds already), so they are not
+        # checked a second time: this runs for every key verified.
+        lic = object.__new__(cls)
+        lic.__dict__.update(
+            id=obj["id"], seq=obj["seq"], type=obj["type"], channel=obj["channel"],
+            reference=obj["reference"], product=obj["product"], aku=obj["aku"],
+            issued_at=times["issuedAt"], not_before=times["notBefore"],
+            expires_at=times["expiresAt"], format=obj["format"], extra=_NO_EXTRA,
         )
+        return lic
 
 
 def _is_int(value: Any) -> bool:
     # bool is a subclass of int in Python, and true is not a number in JSON.
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def _license_problem(lic: Any) -> tuple[str, str] | None:
-    """The first problem with a ``license`` object as (field, what is wrong), or None."""
-    if not isinstance(lic, Mapping):
+_NO_EXTRA: Mapping[str, Any] = types.MappingProxyType({})
+
+
+def _license_problem(lic: Any, times: dict[str, datetime] | None = None) -> tuple[str, str] | None:
+    """The first problem with a ``license`` object as (field, what is wrong), or None.
+
+    ``times``, when given, receives the three parsed times of terms that have no problem."""
+    if type(lic) is not dict and not isinstance(lic, Mapping):  # a parsed key's is a dict
         return "license", "license is not a JSON object"
     for name in _LICENSE_MEMBERS:
         if name not in lic:
@@ -454,7 +469,8 @@ def _license_problem(lic: Any) -> tuple[str, str] | None:
         return "license.product", "license.product must be a product name (non-empty text)"
     if not _is_int(lic["aku"]) or lic["aku"] < 1:
         return "license.aku", "license.aku must be a positive integer"
-    times = {}
+    if times is None:
+        times = {}
     for name in ("issuedAt", "notBefore", "expiresAt"):
         try:
             times[name] = parse_time(lic[name])
@@ -506,9 +522,13 @@ def _refuse_float(text: str) -> Any:
 
 def _safe_int(text: str) -> int:
     # Checked on the text first, so a huge number costs nothing to refuse.
-    if len(text.lstrip("-")) > 16 or abs(int(text)) > MAX_SAFE_INTEGER:
+    # json's grammar gives "-?digits" here: at most one sign.
+    if len(text) - text.startswith("-") > 16:
         raise _Refused("it contains an integer too large to be read exactly everywhere")
-    return int(text)
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise _Refused("it contains an integer too large to be read exactly everywhere")
+    return value
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -552,6 +572,26 @@ def _check_tree(root: Any) -> None:
                 stack.extend((value, depth + 1) for value in node)
 
 
+# Built once: json.loads with options builds a decoder per call.
+_KEY_JSON = json.JSONDecoder(
+    object_pairs_hook=_unique_members,
+    parse_float=_refuse_float,
+    parse_int=_safe_int,
+    parse_constant=_refuse_constant,
+)
+
+
+def _plainly_fine(doc: str) -> bool:
+    """Whether the JSON text ``doc`` cannot hold what :func:`_check_tree` refuses, read off the
+    text in C rather than by walking the tree: a lone surrogate comes only from a ``\\u``
+    escape (strict UTF-8 decoding refuses encoded ones), a character beyond U+FFFF is either
+    written as such or escaped, and a container ``MAX_DEPTH`` deep needs more than ``MAX_DEPTH``
+    brackets. When in doubt (a Chinese product name is fine; an escape is not), the tree is
+    walked."""
+    return ("\\u" not in doc and (doc.isascii() or _ASTRAL.search(doc) is None)
+            and doc.count("{") + doc.count("[") <= MAX_DEPTH)
+
+
 def _key_bytes(text: Any) -> tuple[bytes, str]:
     """The bytes a key's text stands for, and the text as pasted: size limit first, then lenient
     base64."""
@@ -584,12 +624,22 @@ def _key_bytes(text: Any) -> tuple[bytes, str]:
     s = compact.replace("-", "+").replace("_", "/")
     core = s.rstrip("=")
     padding = len(s) - len(core)
+    padded = core + "=" * (-len(core) % 4)
+    if padding <= 2 and not (padding and len(s) % 4) and len(core) % 4 != 1:
+        # The common case, checked in C: strict mode refuses any character outside the alphabet
+        # (what the expression below finds, and b64decode's validate=True). What it refuses is
+        # told apart below, in the words it always had.
+        try:
+            return binascii.a2b_base64(padded, strict_mode=True), text
+        except ValueError:  # binascii.Error, or text that is not ASCII
+            pass
     if not _BASE64.fullmatch(core) or padding > 2 or (padding and len(s) % 4):
         raise _unreadable(text, "the text is not base64 (characters outside its alphabet, or misplaced padding)")
     if len(core) % 4 == 1:
         raise _unreadable(text, "the text's length is not that of base64 (cut short or extra characters)")
     try:
-        return base64.b64decode(core + "=" * (-len(core) % 4), validate=True), text
+        # The alphabet is checked above (what b64decode's validate=True checks once more).
+        return binascii.a2b_base64(padded), text
     except binascii.Error:  # pragma: no cover - excluded by the checks above
         raise _unreadable(text, "the text is not base64") from None
 
@@ -611,14 +661,9 @@ def _decode(text: Any) -> tuple[dict[str, Any], bytes]:
     except UnicodeDecodeError:
         raise _unreadable(pasted, "the decoded bytes are not UTF-8 text") from None
     try:
-        obj = json.loads(
-            doc,
-            object_pairs_hook=_unique_members,
-            parse_float=_refuse_float,
-            parse_int=_safe_int,
-            parse_constant=_refuse_constant,
-        )
-        _check_tree(obj)
+        obj = _KEY_JSON.decode(doc)
+        if not _plainly_fine(doc):
+            _check_tree(obj)
     except _Refused as exc:
         raise _unreadable(pasted, str(exc)) from None
     except (ValueError, RecursionError):
@@ -699,18 +744,28 @@ def _signature_bytes(value: str) -> bytes | None:
     return sig
 
 
-def verify(text: str, trusted_keys: Mapping[str, Ed25519PublicKey]) -> ProductKey:
+def verify(
+    text: str,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    *,
+    check_kid: Callable[[str], None] | None = None,
+) -> ProductKey:
     """Steps 1-3 of "What an environment checks": envelope, signature, then the terms.
 
     ``trusted_keys`` maps ``kid`` to the vendor's Ed25519 public key. Raises ProductKeyError:
     ``malformed_key`` (envelope, or a missing or mistyped term) or ``signature_invalid`` (unknown
-    ``kid``, a signature that is not 64 bytes, or one that does not match).
+    ``kid``, a signature that is not 64 bytes, or one that does not match). ``check_kid``, when
+    given, is called with the envelope's ``kid`` before the trusted key is looked up (a caller's
+    own refusal, such as a development key where they are not trusted), so the key's text is
+    decoded once.
     """
     obj, raw = _decode(text)
     install_id = obj["installId"]
     license_obj = obj["license"]
     sig = obj["signature"]
     kid = sig["kid"]
+    if check_kid is not None:
+        check_kid(kid)
 
     public_key = trusted_keys.get(kid)
     if public_key is None:
@@ -750,14 +805,11 @@ def verify(text: str, trusted_keys: Mapping[str, Ed25519PublicKey]) -> ProductKe
     if not isinstance(sig.get("alg"), str):
         raise _invalid_term("signature.alg", "signature.alg must be text")
     lic = License.from_json(license_obj)
-    return ProductKey(
-        install_id=install_id,
-        license=lic,
-        kid=kid,
-        alg=sig["alg"],
-        signature=signature,
-        text=base64.b64encode(raw).decode("ascii"),
-    )
+    # Every field is checked above: filled in directly, as the frozen dataclass's __init__ would.
+    key = object.__new__(ProductKey)
+    key.__dict__.update(install_id=install_id, license=lic, kid=kid, alg=sig["alg"],
+                        signature=signature, text=base64.b64encode(raw).decode("ascii"))
+    return key
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ reference or product name holding `</textarea>` would otherwise close it and add
 
 Filters, globals and context: `app.jinja_env`'s filters and globals are the whole app's. The
 plugin's (`when`, `day`, `iso`, `license_command`, `vendor_mask_uid`, `vendor_issued_change`,
-`csrf_token`) are added with `add_filter` and `add_global`, which refuse to replace a host's of
+`vendor_word`, `vendor_actor`, `csrf_token`) are added with `add_filter` and `add_global`, which refuse to replace a host's of
 the same name; `claim_context_names` refuses the names the plugin's context processors put on
 its pages when the app has a global of that name, which they would hide there.
 """

@@ -117,6 +117,8 @@ def _host_filter(value):
     ("global", "license_command", "environment"),
     ("global", "vendor_mask_uid", "both"),
     ("global", "vendor_issued_change", "both"),
+    ("global", "vendor_word", "both"),
+    ("global", "vendor_actor", "both"),
     ("global", "csrf_token", "environment"),  # e.g. another CSRF library's: the forms' tokens would not pass
     ("global", "csrf_token", "both"),
     ("global", "license_state", "environment"),  # a name of the plugin's template context

@@ -594,3 +594,30 @@ def test_proxy_from_the_environment_is_used(mocked, make_client, monkeypatch):
     make_client().describe_license(CODE)
     assert mocked.calls[0].request.req_kwargs["proxies"].get("https") == "http://proxy.example:3128"
 
+
+
+def test_the_environment_settings_are_worked_out_once_and_a_change_is_still_seen(
+        mocked, make_client, monkeypatch):
+    """Issue 12: the proxies and CA bundle from the environment are not worked out anew for each
+    call (requests scans the whole environment for them), yet a changed variable applies."""
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    client = make_client()
+    worked_out = []
+    real = client.session.merge_environment_settings
+    monkeypatch.setattr(client.session, "merge_environment_settings",
+                        lambda *a: worked_out.append(1) or real(*a))
+    for _ in range(4):
+        mocked.post(URL, json=ok_license())
+    client.describe_license(CODE)
+    client.describe_license(CODE)
+    assert len(worked_out) == 1
+    assert not mocked.calls[1].request.req_kwargs["proxies"].get("https")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    client.describe_license(CODE)
+    assert mocked.calls[2].request.req_kwargs["proxies"].get("https") == "http://proxy.example:3128"
+    client.session.verify = "/etc/ssl/other-bundle.pem"
+    client.describe_license(CODE)
+    assert mocked.calls[3].request.req_kwargs["verify"] == "/etc/ssl/other-bundle.pem"
+    assert len(worked_out) == 3

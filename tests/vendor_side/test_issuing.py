@@ -466,3 +466,22 @@ def test_every_error_of_interfaces_md_on_both_endpoints(app, client, market, iss
     if url != URL:  # buyers are never told where else a code is bound
         assert OTHER_INSTALL not in text or body["installId"] == OTHER_INSTALL
         assert INSTALL not in text or body["installId"] == INSTALL
+
+
+def test_the_api_message_follows_accept_language_and_the_code_stays(app, client, market, issuer_api):
+    """Issue 13: the vendor API keeps its machine codes; its human message is in the asked language."""
+    market.describe(status="DISCARD")
+    market.describe(status="DISCARD")
+    answer = client.post(URL, json={"authorizationCode": CODE, "installId": INSTALL},
+                         headers={**issuer_api, "Accept-Language": "zh-CN,zh;q=0.9"})
+    error = answer.get_json()["error"]
+    assert error["code"] == "code_discarded" and error["message"].startswith("此授权码已被云市场作废"), error
+    answer = client.post(URL, json={"authorizationCode": CODE, "installId": INSTALL},
+                         headers={**issuer_api, "Accept-Language": "en-US"})
+    error = answer.get_json()["error"]
+    assert error["code"] == "code_discarded" and error["message"].startswith("This authorization code was discarded")
+    # A refusal of the input itself, before the marketplace is asked.
+    answer = client.post(URL, json={"authorizationCode": CODE, "installId": "not-hex"},
+                         headers={**issuer_api, "Accept-Language": "zh"})
+    error = answer.get_json()["error"]
+    assert error["code"] == "invalid_install_id" and "安装 ID 必须是 32 位十六进制字符" in error["message"], error

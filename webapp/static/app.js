@@ -2,11 +2,17 @@
 (function () {
   "use strict";
 
+  // The page's words for what this script shows (license/core/_head.html), English without them.
+  function word(key, english) {
+    var meta = document.querySelector('meta[name="license-words"]');
+    try { return (meta && JSON.parse(meta.getAttribute("content"))[key]) || english; } catch (e) { return english; }
+  }
+
   function copyText(text, button) {
     var done = function () {
       var label = button.getAttribute("data-label") || button.textContent;
       button.setAttribute("data-label", label);
-      button.textContent = "Copied";
+      button.textContent = word("copied", "Copied");
       button.classList.add("copied");
       setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 1500);
     };
@@ -128,13 +134,13 @@
     setTimeout(function () { box.hidden = true; }, 6000);
   }
   document.addEventListener("htmx:sendError", function () {
-    showProblem("The server could not be reached. Check your connection and try again.");
+    showProblem(word("unreachable", "The server could not be reached. Check your connection and try again."));
   });
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
-    if (status === 429) { showProblem("Too many attempts: wait a minute and try again."); }
-    else if (status === 403) { showProblem("Your account's role does not allow this."); }
-    else if (status === 503) { showProblem("The service cannot answer right now. Nothing was changed; try again in a minute."); }
-    else { showProblem("Something went wrong (" + status + "). Nothing was changed; try again."); }
+    if (status === 429) { showProblem(word("429", "Too many attempts: wait a minute and try again.")); }
+    else if (status === 403) { showProblem(word("403", "Your account's role does not allow this.")); }
+    else if (status === 503) { showProblem(word("503", "The service cannot answer right now. Nothing was changed; try again in a minute.")); }
+    else { showProblem(word("other", "Something went wrong ({status}). Nothing was changed; try again.").replace("{status}", String(status))); }
   });
 })();

@@ -43,6 +43,9 @@ def init_app(app, state) -> None:
     from ..template_names import add_global
     from .bindings import mask_uid
     from .explain import issued_change
+    from .words import actor, word
 
     add_global(app, "vendor_mask_uid", mask_uid)
     add_global(app, "vendor_issued_change", issued_change)
+    add_global(app, "vendor_word", word)
+    add_global(app, "vendor_actor", actor)

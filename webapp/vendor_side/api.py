@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from ..i18n import gettext as _
 from .. import inputs
 from ..auth import api_roles_required, bearer_user
 from ..errors import api_error
@@ -42,7 +43,8 @@ def _body() -> dict | None:
 def _bad_body():
     return api_error(
         "bad_request",
-        'Send a JSON object {"authorizationCode": "...", "installId": "..."} with Content-Type: application/json.',
+        _('Send a JSON object %(example)s with Content-Type: application/json.',
+          example='{"authorizationCode": "...", "installId": "..."}'),
         400,
     )
 

@@ -34,7 +34,7 @@ import logging
 import os
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from marketplace_adapter.simulator import OTHER_SELLER, Simulator, load_codes_file
 
+from ..i18n import gettext as _
 from ..timefmt import day_for_people
 
 try:  # POSIX; elsewhere the file is shared without a lock between processes
@@ -234,22 +235,31 @@ def describe(code: Mapping[str, Any], *, specs: Mapping[str, Any], product_code:
     expires = _time(code.get("expires_at"))
     until = day_for_people(expires)
     if status == "DISCARD":
-        return "Discarded: the order was refunded, so it can no longer be redeemed"
+        return _("Discarded: the order was refunded, so it can no longer be redeemed")
     if status == "INVALID":
-        return "The marketplace calls it invalid (License.Invalid)"
+        return _("The marketplace calls it invalid (License.Invalid)")
     if status == "EXPIRED" or (expires is not None and expires <= now):
-        return f"Expired on {until}"
+        return _("Expired on %(day)s", day=until)
     if code.get("seller") == OTHER_SELLER:
-        return f"Another seller's product (Auth.Match), until {until}"
+        return _("Another seller's product (Auth.Match), until %(day)s", day=until)
     if code.get("product_code") != product_code:
-        return f"Ours, but for another product code, until {until}"
+        return _("Ours, but for another product code, until %(day)s", day=until)
     if spec is None:
-        return (f"Specification {code.get('specification') or code.get('sku_id')} has no AKU here, "
-                f"until {until}")
-    where = " (AliUid only in the aliUid attribute)" if code.get("uid_in") == "attribute" else ""
+        return _("Specification %(specification)s has no AKU here, until %(day)s",
+                 specification=code.get('specification') or code.get('sku_id'), day=until)
+    where = _(" (AliUid only in the aliUid attribute)") if code.get("uid_in") == "attribute" else ""
     if status == "ACTIVATED":
-        return f"Activated, {spec.aku} AKU until {until}{where}"
-    return f"Not activated yet, {spec.aku} AKU until {until}: redeem it{where}"
+        return _("Activated, %(aku)s AKU until %(day)s%(where)s", aku=spec.aku, day=until, where=where)
+    return _("Not activated yet, %(aku)s AKU until %(day)s: redeem it%(where)s", aku=spec.aku, day=until, where=where)
+
+
+def _in_english():
+    """The notes are stored for every process and every reader: written in English (the page
+    shows them in its own language, `describe` again)."""
+    from flask import has_request_context
+    from flask_babel import force_locale
+
+    return force_locale("en") if has_request_context() else nullcontext()
 
 
 def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code: str) -> str:
@@ -278,19 +288,23 @@ def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code:
 
     def run(simulator: Simulator) -> dict[str, Any]:
         record = event(simulator)
-        state = describe(record, specs=specs, product_code=product_code, now=simulator.now())
+        with _in_english():
+            state = describe(record, specs=specs, product_code=product_code, now=simulator.now())
         note = state if action == "discard" else f"{done}. {state}"
         return simulator.add_code({**record, "note": note})
 
     record = sim.control(run) if isinstance(sim, SharedSimulator) else run(sim)
     if action == "renew":
-        return f"Renewed {code} until {day_for_people(_time(record['expires_at']))}."
+        return _("Renewed %(code)s until %(until)s.", code=code, until=day_for_people(_time(record['expires_at'])))
     if action == "discard":
-        return f"Refunded {code}: the marketplace now shows it discarded."
+        return _("Refunded %(code)s: the marketplace now shows it discarded.", code=code)
     if action == "soon":
-        return (f"{code} now ends on {day_for_people(_time(record['expires_at']))}. Its environment's key still "
-                "says later: issue the new key on Needs attention, then the expiry reminder is due "
-                "(Needs attention, Reminders sent).")
+        return _("%(code)s now ends on %(until)s. Its environment's key still says later: issue the new key on "
+                 "Needs attention, then the expiry reminder is due (Needs attention, Reminders sent).",
+                 code=code, until=day_for_people(_time(record['expires_at'])))
     spec = specs.get(action[5:])
-    aku = f" ({spec.aku} AKU)" if spec is not None else " (no AKU configured for it here)"
-    return f"Specification of {code} changed to {action[5:]}{aku}."
+    if spec is not None:
+        return _("Specification of %(code)s changed to %(specification)s (%(aku)s AKU).", code=code,
+                 specification=action[5:], aku=spec.aku)
+    return _("Specification of %(code)s changed to %(specification)s (no AKU configured for it here).",
+             code=code, specification=action[5:])

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import clock, product_key
 from ..database import db
+from ..i18n import lazy_gettext
 from .models import CodeBinding, Event, IssuedKey, KeyStatus, WebhookDelivery, WebhookEndpoint
 
 KEY_ISSUED = "key.issued"
@@ -38,16 +39,24 @@ LICENSE_EXPIRING = "license.expiring"
 LICENSE_EXPIRED = "license.expired"
 EVENT_TYPES = (KEY_ISSUED, CODE_RENEWED, CODE_DISCARDED, LICENSE_EXPIRING, LICENSE_EXPIRED)
 
-#: Titles on the key's timeline and the pages.
+#: Titles on the key's timeline and the pages (in the page's language).
 EVENT_TITLES = {
-    KEY_ISSUED: "Event: key issued",
-    CODE_RENEWED: "Event: code renewed, no new key yet",
-    CODE_DISCARDED: "Event: code discarded",
-    LICENSE_EXPIRING: "Reminder: license expiring",
-    LICENSE_EXPIRED: "Event: license expired",
+    KEY_ISSUED: lazy_gettext("Event: key issued"),
+    CODE_RENEWED: lazy_gettext("Event: code renewed, no new key yet"),
+    CODE_DISCARDED: lazy_gettext("Event: code discarded"),
+    LICENSE_EXPIRING: lazy_gettext("Reminder: license expiring"),
+    LICENSE_EXPIRED: lazy_gettext("Event: license expired"),
 }
 
 EXPIRED_LOOKBACK = timedelta(days=7)
+
+
+class RemindDaysError(ValueError):
+    """A `LICENSE_REMIND_DAYS` part that is not a number of days; `str(exc)` is English (the CLI)."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(f"LICENSE_REMIND_DAYS: {part!r} is not a number of days (1 to 3650)")
+        self.part = part
 
 
 def remind_days(value: str | None = None) -> list[int]:
@@ -60,7 +69,7 @@ def remind_days(value: str | None = None) -> list[int]:
         if not part:
             continue
         if not part.isdigit() or not 0 < int(part) <= 3650:
-            raise ValueError(f"LICENSE_REMIND_DAYS: {part!r} is not a number of days (1 to 3650)")
+            raise RemindDaysError(part)
         days.add(int(part))
     return sorted(days, reverse=True)
 

@@ -11,6 +11,7 @@ from ..database import db
 from .ledger import current_key
 from ..models.audit import AuditEvent
 from .models import CodeBinding, IssuedKey, SigningKey
+from ..i18n import gettext as _, lazy_gettext
 from .rules import Change
 from ..timefmt import day_for_people, for_people
 
@@ -85,11 +86,12 @@ def _for_staff(exc: product_key.ProductKeyError) -> product_key.ProductKeyError:
     has is said from the vendor's side: the codec speaks to an environment ("a vendor key that
     this environment does not know ... update this environment's trusted vendor keys")."""
     if exc.code == "signature_invalid" and exc.details.get("unknownKid"):
-        headline = "None of our signing keys signed this key."
+        headline = _("None of our signing keys signed this key.")
         return product_key.ProductKeyError(
             "signature_invalid",
-            f"{headline} It names the signing key \"{str(exc.details.get('kid'))[:64]}\", which this vendor "
-            "does not hold: another deployment issued it, or it was altered.",
+            headline + _(" It names the signing key \"%(kid)s\", which this vendor "
+                         "does not hold: another deployment issued it, or it was altered.",
+                         kid=str(exc.details.get('kid'))[:64]),
             field=exc.field, details={k: v for k, v in exc.details.items() if k != "reason"}, headline=headline,
         )
     return exc
@@ -124,14 +126,16 @@ def change_summary(change: str | None, aku: int | None, expires_at: datetime | N
     `rules.classify`'s kind and the new key's AKU and expiry: a renewal says until when, a
     specification change says the new AKU, both say both. None for other kinds (offline keys)."""
     until = day_for_people(expires_at)
-    return {
-        Change.NEW: "New license",
-        Change.UNCHANGED: "Nothing changed",
-        Change.RENEWAL: f"Renewed until {until}",
-        Change.SPEC_CHANGE: f"Updated to {aku} AKU (specification change)",
-        Change.RENEWAL_AND_SPEC_CHANGE: f"Renewed until {until} and updated to {aku} AKU",
-        Change.CHANGE: f"Terms changed: {aku} AKU until {until}",
+    words = {
+        Change.NEW: lambda: _("New license"),
+        Change.UNCHANGED: lambda: _("Nothing changed"),
+        Change.RENEWAL: lambda: _("Renewed until %(until)s", until=until),
+        Change.SPEC_CHANGE: lambda: _("Updated to %(aku)s AKU (specification change)", aku=aku),
+        Change.RENEWAL_AND_SPEC_CHANGE: lambda: _("Renewed until %(until)s and updated to %(aku)s AKU",
+                                                  until=until, aku=aku),
+        Change.CHANGE: lambda: _("Terms changed: %(aku)s AKU until %(until)s", aku=aku, until=until),
     }.get(change or "")
+    return words() if words else None
 
 
 @dataclass(frozen=True)
@@ -182,13 +186,13 @@ class Timeline:
 
 
 ACTION_TITLES = {
-    "key_issued": "Key issued",
-    "code_bound": "Authorization code bound",
-    "code_activated": "Activated at the marketplace",
-    "code_activation_failed": "Marketplace activation failed",
-    "code_transferred": "Authorization code transferred",
-    "license_replaced": "License replaced",
-    "redeem_refused": "Redemption refused",
+    "key_issued": lazy_gettext("Key issued"),
+    "code_bound": lazy_gettext("Authorization code bound"),
+    "code_activated": lazy_gettext("Activated at the marketplace"),
+    "code_activation_failed": lazy_gettext("Marketplace activation failed"),
+    "code_transferred": lazy_gettext("Authorization code transferred"),
+    "license_replaced": lazy_gettext("License replaced"),
+    "redeem_refused": lazy_gettext("Redemption refused"),
 }
 
 
@@ -206,14 +210,18 @@ def _event_entries(key: IssuedKey) -> list[TimelineEntry]:
         data = event.data if isinstance(event.data, dict) else {}
         text = event.type
         if event.type == "license.expiring":
-            text += f", {data.get('daysLeft')} day(s) left"
+            text = _("%(event)s, %(days)s day(s) left", event=text, days=data.get('daysLeft'))
         states = db.session.scalars(db.select(WebhookDelivery.state).where(WebhookDelivery.event_id == event.id)).all()
         if states:
             done = sum(1 for s in states if s == DeliveryState.SUCCEEDED)
             failed = sum(1 for s in states if s == DeliveryState.FAILED)
-            text += f" · webhooks: {done} of {len(states)} delivered" + (f", {failed} failed" if failed else "")
-        entries.append(TimelineEntry(at=event.occurred_at, title=EVENT_TITLES.get(event.type, event.type), text=text,
-                                     level=EVENT_LEVELS.get(event.type, "info")))
+            if failed:
+                text += " · " + _("webhooks: %(done)s of %(total)s delivered, %(failed)s failed", done=done,
+                                  total=len(states), failed=failed)
+            else:
+                text += " · " + _("webhooks: %(done)s of %(total)s delivered", done=done, total=len(states))
+        entries.append(TimelineEntry(at=event.occurred_at, title=str(EVENT_TITLES.get(event.type, event.type)),
+                                     text=text, level=EVENT_LEVELS.get(event.type, "info")))
     return entries
 
 
@@ -228,6 +236,7 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
         db.select(AuditEvent).where(AuditEvent.subject.in_(subjects)).order_by(AuditEvent.at, AuditEvent.id)
     ).all()
     result = Timeline(key=key, binding=binding)
+    issued_seen = False
     for event in events:
         if event.subject.startswith("code:") and event.install_id and event.install_id != key.install_id \
                 and event.action != "code_transferred":
@@ -238,39 +247,42 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
         if event.action == "key_issued":
             if event.subject != f"key:{key.id}":
                 continue
-            text = f"seq {after.get('seq')}, {after.get('aku')} AKU until {_readable(after.get('expiresAt'))}"
+            issued_seen = True
+            text = _("seq %(seq)s, %(aku)s AKU until %(until)s", seq=after.get('seq'), aku=after.get('aku'),
+                     until=_readable(after.get('expiresAt')))
             summary = change_summary(after.get("change"), after.get("aku"), _moment(after.get("expiresAt")))
             if summary:
-                text += f". {summary}"
+                text = _("%(terms)s. %(summary)s", terms=text, summary=summary)
             level = "ok"
         elif event.action == "code_transferred":
-            text = f"from {(event.before or {}).get('installId')} to {after.get('installId')}"
+            text = _("from %(old)s to %(new)s", old=(event.before or {}).get('installId'), new=after.get('installId'))
             level = "warning"
         elif event.action == "license_replaced":
             if event.subject == f"key:{key.id}":
-                text = "this key's license was replaced by code " + str(after.get("code"))
+                text = _("this key's license was replaced by code %(code)s", code=str(after.get("code")))
             level = "warning"
         elif event.action == "code_activation_failed":
             text = str(after.get("error") or "")
             level = "danger"
         elif event.action == "code_bound":
-            text = f"{after.get('code')} to install ID {event.install_id}"
+            text = _("%(code)s to install ID %(install_id)s", code=after.get('code'), install_id=event.install_id)
         if event.detail:
-            text = (text + " · " if text else "") + f"reason: {event.detail}"
-        result.entries.append(TimelineEntry(at=event.at, title=ACTION_TITLES.get(event.action, event.action),
+            text = (text + " · " if text else "") + _("reason: %(reason)s", reason=event.detail)
+        result.entries.append(TimelineEntry(at=event.at, title=str(ACTION_TITLES.get(event.action, event.action)),
                                             text=text, actor=event.actor, level=level))
-    if not any(e.title == "Key issued" for e in result.entries):
-        result.entries.append(TimelineEntry(at=key.issued_at, title="Key issued", actor=key.issued_by,
-                                            text=f"seq {key.seq}, {key.aku} AKU", level="ok"))
+    if not issued_seen:
+        result.entries.append(TimelineEntry(at=key.issued_at, title=_("Key issued"), actor=key.issued_by,
+                                            text=_("seq %(seq)s, %(aku)s AKU", seq=key.seq, aku=key.aku), level="ok"))
     result.entries += _event_entries(key)
     if key.superseded_by:
         newer = db.session.get(IssuedKey, key.superseded_by)
         if newer is not None:
             result.entries.append(TimelineEntry(
-                at=newer.issued_at, title="Superseded", actor=newer.issued_by, level="muted",
-                text=f"by seq {newer.seq} ({newer.aku} AKU until {day_for_people(newer.expires_at)})", link_key=newer.id))
+                at=newer.issued_at, title=_("Superseded"), actor=newer.issued_by, level="muted",
+                text=_("by seq %(seq)s (%(aku)s AKU until %(until)s)", seq=newer.seq, aku=newer.aku,
+                       until=day_for_people(newer.expires_at)), link_key=newer.id))
     result.entries.append(TimelineEntry(
-        at=key.expires_at, title="Expires" if key.expires_at > now else "Expired",
+        at=key.expires_at, title=_("Expires") if key.expires_at > now else _("Expired"),
         level="muted" if key.expires_at > now else "danger", future=key.expires_at > now))
     result.entries.sort(key=lambda e: e.at)
     return result

@@ -33,6 +33,7 @@ from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import LIVE_STATUSES, CodeStatus
 
 from .. import audit, clock, metrics
+from ..i18n import gettext as _
 from ..cli import command_line
 from ..authorization_code import mask
 from ..database import db
@@ -181,8 +182,8 @@ def _claim(code: str, install_id: str, lic, *, transfer: bool, staff: bool, now:
         if time.monotonic() >= deadline:
             raise IssueError(
                 "issuing_in_progress",
-                "Another request is issuing a key for this authorization code right now. "
-                "Try again in a minute.",
+                _("Another request is issuing a key for this authorization code right now. "
+                  "Try again in a minute."),
                 409,
                 retry_after=10,
             )
@@ -222,8 +223,8 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
         if not ok:
             failure = IssueError(
                 "marketplace_error",
-                "The marketplace did not confirm the activation of this code. Nothing was issued; "
-                "try again, or contact support.", 502)
+                _("The marketplace did not confirm the activation of this code. Nothing was issued; "
+                  "try again, or contact support."), 502)
     except market_errors.CodeInvalid as exc:
         # "Already activated" (by a request of ours that raced or timed out) is success.
         try:
@@ -242,7 +243,8 @@ def _activate(code: str, lic, binding_id: int, install_id: str, actor: str, now:
                      after={"code": mask(code), "aliUid": mask_uid(lic.ali_uid)}, commit=True)
         return CodeStatus.ACTIVATED
     if mk.activate == ActivateMode.REQUIRED:
-        raise IssueError(failure.code, "The marketplace did not activate the code: " + failure.message,
+        raise IssueError(failure.code, _("The marketplace did not activate the code: %(reason)s",
+                                         reason=failure.message),
                          failure.http_status, retry_after=failure.retry_after)
     audit.record("code_activation_failed", actor=actor, subject=f"code:{binding_id}", install_id=install_id,
                  after={"code": mask(code), "error": failure.code},
@@ -284,7 +286,7 @@ def issue_from_code(
     code = normalize_code(code)
     install_id = normalize_install_id(install_id)
     if (transfer or replace) and not (reason or "").strip():
-        raise IssueError("reason_required", "Give a reason: transfers and replacements are audited.", 422)
+        raise IssueError("reason_required", _("Give a reason: transfers and replacements are audited."), 422)
     now = now or clock.now_seconds()
     binding = find_binding(code)
     owner = is_owner(binding, install_id)
@@ -335,8 +337,8 @@ def issue_from_code(
     except SigningKeyMissing:
         _release(claim)
         raise IssueError("signing_unavailable",
-                         "The vendor has no active signing key, so no key can be issued. Nothing was "
-                         f"changed. Vendor staff: run `{command_line('license keygen')}`.", 503) from None
+                         _("The vendor has no active signing key, so no key can be issued. Nothing was "
+                           "changed. Vendor staff: run `%(command)s`.", command=command_line('license keygen')), 503) from None
     except BaseException:
         _release(claim)
         raise
@@ -351,7 +353,7 @@ def _finish(code, install_id, lic, terms: Terms, status: str, claim: _Claim, *, 
     )
     if binding is None or binding.claim_token != claim.token:
         raise IssueError("issuing_in_progress",
-                         "Another request took over issuing for this code. Try again in a minute.", 409,
+                         _("Another request took over issuing for this code. Try again in a minute."), 409,
                          retry_after=10)
     current = current_key(install_id)
     previous = key_terms(current)

@@ -73,7 +73,12 @@ class IssuedKey(db.Model):
     """Every product key the vendor side has signed, whatever the channel."""
 
     __tablename__ = "license_issued_keys"
-    __table_args__ = (UniqueConstraint("install_id", "seq", name="uq_license_issued_keys_install_seq"),)
+    __table_args__ = (
+        UniqueConstraint("install_id", "seq", name="uq_license_issued_keys_install_seq"),
+        # The Keys list's order (newest first, `search.search_keys`) read from the index, and its
+        # cursors' positions found in it: no sort of the whole table for the first page.
+        Index("ix_license_issued_keys_issued_at_seq_id", "issued_at", "seq", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # license.id (UUID)
     install_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -81,7 +86,7 @@ class IssuedKey(db.Model):
     kid: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
-    reference: Mapped[str | None] = mapped_column(String(128))
+    reference: Mapped[str | None] = mapped_column(String(128), index=True)  # the search box finds it
     product: Mapped[str] = mapped_column(String(255))
     aku: Mapped[int]
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

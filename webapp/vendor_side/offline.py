@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from .. import audit, clock, metrics
+from ..i18n import format_number, gettext as _
 from ..inputs import control_character, whole_number
 from ..cli import command_line
 from ..database import db
@@ -70,24 +71,24 @@ def read_order(values: Mapping[str, object]) -> OfflineOrder:
         errors["install_id"] = exc.message
     aku = whole_number(text["aku"], 1, MAX_AKU)
     if aku is None:
-        errors["aku"] = f"AKU must be a whole number from 1 to {MAX_AKU:,}."
+        errors["aku"] = _("AKU must be a whole number from 1 to %(max)s.", max=format_number(MAX_AKU))
     days = whole_number(text["days"], 1, MAX_DAYS)
     if days is None:
-        errors["days"] = f"Days must be a whole number from 1 to {MAX_DAYS}."
+        errors["days"] = _("Days must be a whole number from 1 to %(max)s.", max=MAX_DAYS)
     key_type = text["type"] or KeyType.SUBSCRIPTION
     if key_type not in KEY_TYPES:
-        errors["type"] = "Choose offline contract or trial extension."
+        errors["type"] = _("Choose offline contract or trial extension.")
     if not text["contract"]:
-        errors["contract"] = ("Give a reference (e.g. the trial-extension ticket)." if key_type == KeyType.TRIAL_EXTENSION
-                              else "Give the contract number: it is the key's reference.")
+        errors["contract"] = (_("Give a reference (e.g. the trial-extension ticket).") if key_type == KeyType.TRIAL_EXTENSION
+                              else _("Give the contract number: it is the key's reference."))
     elif len(text["contract"]) > MAX_REFERENCE:
-        errors["contract"] = f"The reference has at most {MAX_REFERENCE} characters."
+        errors["contract"] = _("The reference has at most %(max)s characters.", max=MAX_REFERENCE)
     elif character := control_character(text["contract"]):
-        errors["contract"] = f"The reference holds a control character ({character}): remove it."
+        errors["contract"] = _("The reference holds a control character (%(character)s): remove it.", character=character)
     if not text["reason"]:
-        errors["reason"] = "Give a reason: every offline key is audited."
+        errors["reason"] = _("Give a reason: every offline key is audited.")
     elif character := control_character(text["reason"]):
-        errors["reason"] = f"The reason holds a control character ({character}): remove it."
+        errors["reason"] = _("The reason holds a control character (%(character)s): remove it.", character=character)
     if errors:
         raise OrderInvalid(errors)
     return OfflineOrder(install_id=install_id, aku=aku, days=days, contract=text["contract"],
@@ -107,7 +108,8 @@ def issue_offline(order: OfflineOrder, *, actor: str, now: datetime | None = Non
     except SigningKeyMissing:
         db.session.rollback()
         raise IssueError("signing_unavailable",
-                         f"The vendor has no active signing key: run `{command_line('license keygen')}`.", 503) from None
+                         _("The vendor has no active signing key: run `%(command)s`.",
+                           command=command_line('license keygen')), 503) from None
     after = key_terms(key)
     after["change"] = Change.OFFLINE
     audit.record("key_issued", actor=actor, subject=f"key:{key.id}", install_id=order.install_id,

@@ -24,6 +24,7 @@ from marketplace_adapter.parsing import CodeStatus
 
 from .. import audit, clock, metrics, product_key
 from . import events
+from ..i18n import gettext as _, lazy_gettext
 from ..database import db
 from .models import BindingState, CodeBinding, IssuedKey, KeyStatus
 from .explain import change_summary
@@ -56,15 +57,15 @@ class FindingKind(StrEnum):
 NEEDS_KEY = (FindingKind.RENEWED, FindingKind.SPEC_CHANGED, FindingKind.RENEWED_AND_SPEC_CHANGED, FindingKind.CHANGED)
 LOST = (FindingKind.EXPIRED, FindingKind.DISCARDED)
 KIND_LABELS = {
-    FindingKind.OK: "Up to date",
-    FindingKind.RENEWED: "Renewed, no new key",
-    FindingKind.SPEC_CHANGED: "Specification changed, no new key",
-    FindingKind.RENEWED_AND_SPEC_CHANGED: "Renewed and specification changed, no new key",
-    FindingKind.CHANGED: "Terms changed, no new key",
-    FindingKind.EXPIRED: "Expired",
-    FindingKind.DISCARDED: "Discarded (refunded or cancelled)",
-    FindingKind.UNKNOWN_SPECIFICATION: "Specification without AKU",
-    FindingKind.ERROR: "Could not be read",
+    FindingKind.OK: lazy_gettext("Up to date"),
+    FindingKind.RENEWED: lazy_gettext("Renewed, no new key"),
+    FindingKind.SPEC_CHANGED: lazy_gettext("Specification changed, no new key"),
+    FindingKind.RENEWED_AND_SPEC_CHANGED: lazy_gettext("Renewed and specification changed, no new key"),
+    FindingKind.CHANGED: lazy_gettext("Terms changed, no new key"),
+    FindingKind.EXPIRED: lazy_gettext("Expired"),
+    FindingKind.DISCARDED: lazy_gettext("Discarded (refunded or cancelled)"),
+    FindingKind.UNKNOWN_SPECIFICATION: lazy_gettext("Specification without AKU"),
+    FindingKind.ERROR: lazy_gettext("Could not be read"),
 }
 #: The change (`rules.classify`'s words) a new key would make for each kind that needs one.
 KIND_CHANGES = {FindingKind.RENEWED: Change.RENEWAL, FindingKind.SPEC_CHANGED: Change.SPEC_CHANGE,
@@ -82,7 +83,7 @@ class Finding:
 
     @property
     def label(self) -> str:
-        return KIND_LABELS[self.kind]
+        return str(KIND_LABELS[self.kind])
 
     @property
     def needs_key(self) -> bool:
@@ -243,7 +244,7 @@ def reconcile(
     now = now or clock.now_seconds()
     concurrency = max(1, int(concurrency or current_app.config["MARKETPLACE_RECONCILE_CONCURRENCY"]))
     pairs = _live_pairs()
-    jobs = [(binding.id, decrypt_code(binding)) for binding, _ in pairs]
+    jobs = [(binding.id, decrypt_code(binding)) for binding, _issued in pairs]
     read = _reader(market().client, _Gate())
     answers: dict[int, object] = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reconcile") as pool:
@@ -253,7 +254,7 @@ def reconcile(
             if progress is not None:
                 progress(1)
     report = Report(checked=len(jobs))
-    for binding, _ in pairs:
+    for binding, _issued in pairs:
         answer = answers[binding.id]
         _store(binding, answer, now)
         if binding.check_error:
@@ -306,6 +307,6 @@ def issue_for_binding(binding_id: int, *, actor: str) -> Issued:
     """The one-click "issue the new key" of the Needs attention page."""
     binding = db.session.get(CodeBinding, binding_id)
     if binding is None or binding.state != BindingState.BOUND:
-        raise IssueError("not_found", "That code is not bound to an environment any more.", 404)
+        raise IssueError("not_found", _("That code is not bound to an environment any more."), 404)
     issued = issue_from_code(decrypt_code(binding), binding.install_id, actor=actor)
     return issued

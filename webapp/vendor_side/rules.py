@@ -20,11 +20,13 @@ from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import CodeStatus, LIVE_STATUSES
 
 from .. import authorization_code, product_key
+from ..i18n import N_, gettext as _, lazy_gettext
 from ..redeem_interface import RedeemError
+from ..timefmt import day_for_people
 from ..wording import limit_phrase, wait_phrase  # noqa: F401 - the vendor's names for them
 from .specs import Spec, find_spec, specification_of
 
-WHERE_IS_THE_CODE = (
+WHERE_IS_THE_CODE = N_(
     "The buyer finds the authorization code in the Alibaba Cloud Marketplace buyer console, "
     "under Purchased Services."
 )
@@ -42,8 +44,8 @@ def normalize_install_id(value: str | None) -> str:
     if not product_key.is_install_id(install_id):
         raise IssueError(
             "invalid_install_id",
-            "The install ID must be 32 hexadecimal digits. Copy it from the environment's "
-            "Settings page (Install ID, with its copy button).",
+            _("The install ID must be 32 hexadecimal digits. Copy it from the environment's "
+              "Settings page (Install ID, with its copy button)."),
             422,
         )
     return install_id
@@ -55,13 +57,24 @@ def normalize_code(value: str | None) -> str:
         return authorization_code.normalize(value)
     except authorization_code.CodeInvalid as exc:
         if exc.reason == "blank":
-            raise IssueError("code_invalid", "Enter the authorization code. " + WHERE_IS_THE_CODE, 422) from None
+            raise IssueError("code_invalid", _join(_("Enter the authorization code."), _(WHERE_IS_THE_CODE)),
+                             422) from None
         raise IssueError(
             "code_invalid",
-            "That is not an authorization code: it holds characters a code cannot have, or is too long. "
-            "Copy the code alone. " + WHERE_IS_THE_CODE,
+            _join(_("That is not an authorization code: it holds characters a code cannot have, or is too long. "
+                    "Copy the code alone."), _(WHERE_IS_THE_CODE)),
             422,
         ) from None
+
+
+def _join(*sentences: str) -> str:
+    """Sentences one after another: a space between English ones, none between Chinese ones."""
+    out = ""
+    for sentence in sentences:
+        if out and not out.endswith(("。", "：", "；", "）", "！", "？")):
+            out += " "
+        out += sentence
+    return out
 
 
 def code_fields(form: Mapping[str, str]) -> dict[str, str]:
@@ -116,30 +129,32 @@ def check_license(
     if status not in LIVE_STATUSES:
         raise IssueError(
             "code_invalid",
-            f"The marketplace reports this code as {status or 'unknown'}, which cannot be "
-            "licensed. Check the order in the buyer console, or contact support.",
+            _("The marketplace reports this code as %(status)s, which cannot be "
+              "licensed. Check the order in the buyer console, or contact support.", status=status or _("unknown")),
             422,
         )
     if lic.product_code != product_code:
         raise IssueError(
             "code_wrong_product",
-            f"This authorization code is for another product ({lic.product_code or 'unknown'}), "
-            "not this one. Check that the code comes from this product's order.",
+            _("This authorization code is for another product (%(product)s), "
+              "not this one. Check that the code comes from this product's order.",
+              product=lic.product_code or _("unknown")),
             422,
         )
     spec = find_spec(specs, lic)
     if spec is None:
         raise IssueError(
             "unknown_specification",
-            f"The code's specification ({specification_of(lic) or 'none'}) has no AKU configured "
-            "here. Contact support: the vendor must add it to MARKETPLACE_SPECS.",
+            _("The code's specification (%(specification)s) has no AKU configured "
+              "here. Contact support: the vendor must add it to MARKETPLACE_SPECS.",
+              specification=specification_of(lic) or _("none")),
             422,
         )
     if lic.expires_at is None:
         raise IssueError(
             "code_invalid",
-            "The marketplace gives no expiry date for this code, so no key can be issued. "
-            "Contact support.",
+            _("The marketplace gives no expiry date for this code, so no key can be issued. "
+              "Contact support."),
             422,
         )
     if lic.expires_at <= now:
@@ -149,11 +164,12 @@ def check_license(
 
 
 def _expired_message(expires_at: datetime | None) -> str:
-    when = f" on {expires_at:%Y-%m-%d}" if expires_at else ""
-    return (
-        f"This authorization code expired{when}. Renew the subscription on the marketplace "
-        "(buyer console, Purchased Services), then redeem the same code again."
-    )
+    if expires_at:
+        return _("This authorization code expired on %(day)s. Renew the subscription on the marketplace "
+                 "(buyer console, Purchased Services), then redeem the same code again.",
+                 day=day_for_people(expires_at))
+    return _("This authorization code expired. Renew the subscription on the marketplace "
+             "(buyer console, Purchased Services), then redeem the same code again.")
 
 
 def code_expired(expires_at: datetime | None = None) -> IssueError:
@@ -163,8 +179,8 @@ def code_expired(expires_at: datetime | None = None) -> IssueError:
 def code_discarded() -> IssueError:
     return IssueError(
         "code_discarded",
-        "This authorization code was discarded by the marketplace (the order was refunded or "
-        "cancelled). A new purchase gives a new code.",
+        _("This authorization code was discarded by the marketplace (the order was refunded or "
+          "cancelled). A new purchase gives a new code."),
         422,
     )
 
@@ -180,9 +196,17 @@ def rate_limit_message(scope: str, seconds: float, limit: str | None = None) -> 
     `limit_phrase` writes it. A rate limit is no failure, so it never sends people to support;
     the wait is in words (`wait_phrase`), while `Retry-After` carries the seconds.
     """
-    what = "from this address" if scope == "client" else "for this authorization code"
-    at_most = f" (at most {limit})" if limit else ""
-    return f"Too many redemption attempts {what}{at_most}. Wait {wait_phrase(seconds)}, then try again."
+    wait = wait_phrase(seconds)
+    if scope == "client":
+        if limit:
+            return _("Too many redemption attempts from this address (at most %(limit)s). "
+                     "Wait %(wait)s, then try again.", limit=limit, wait=wait)
+        return _("Too many redemption attempts from this address. Wait %(wait)s, then try again.", wait=wait)
+    if limit:
+        return _("Too many redemption attempts for this authorization code (at most %(limit)s). "
+                 "Wait %(wait)s, then try again.", limit=limit, wait=wait)
+    return _("Too many redemption attempts for this authorization code. Wait %(wait)s, then try again.",
+             wait=wait)
 
 
 class Change(StrEnum):
@@ -199,12 +223,12 @@ class Change(StrEnum):
 
 
 CHANGE_LABELS = {
-    Change.NEW: "New license",
-    Change.UNCHANGED: "Nothing changed",
-    Change.RENEWAL: "Renewal",
-    Change.SPEC_CHANGE: "Specification change",
-    Change.RENEWAL_AND_SPEC_CHANGE: "Renewal and specification change",
-    Change.CHANGE: "Changed terms",
+    Change.NEW: lazy_gettext("New license"),
+    Change.UNCHANGED: lazy_gettext("Nothing changed"),
+    Change.RENEWAL: lazy_gettext("Renewal"),
+    Change.SPEC_CHANGE: lazy_gettext("Specification change"),
+    Change.RENEWAL_AND_SPEC_CHANGE: lazy_gettext("Renewal and specification change"),
+    Change.CHANGE: lazy_gettext("Changed terms"),
 }
 
 
@@ -233,12 +257,12 @@ def classify(current, terms: Terms, binding_id: int | None) -> Change:
 
 def from_marketplace_error(exc: market_errors.MarketplaceError) -> IssueError:
     """The API's error for a marketplace failure. Nothing was changed when this is raised."""
-    ref = f" (marketplace request id {exc.request_id})" if getattr(exc, "request_id", None) else ""
+    ref = (_(" (marketplace request id %(id)s)", id=exc.request_id) if getattr(exc, "request_id", None) else "")
     if isinstance(exc, market_errors.CodeNotFound):
         return IssueError(
             "code_not_found",
-            "The marketplace does not know this authorization code. Check it was copied whole. "
-            + WHERE_IS_THE_CODE,
+            _join(_("The marketplace does not know this authorization code. Check it was copied whole."),
+                  _(WHERE_IS_THE_CODE)),
             404,
         )
     if isinstance(exc, market_errors.CodeExpired):
@@ -248,43 +272,43 @@ def from_marketplace_error(exc: market_errors.MarketplaceError) -> IssueError:
     if isinstance(exc, market_errors.CodeNotForThisSeller):
         return IssueError(
             "code_other_seller",
-            "This authorization code belongs to another seller's product. Check that the code is "
-            "for this product.",
+            _("This authorization code belongs to another seller's product. Check that the code is "
+              "for this product."),
             422,
         )
     if isinstance(exc, market_errors.CodeInvalid):
         return IssueError(
             "code_invalid",
-            "The marketplace says this authorization code is not valid (it may be activated for "
-            "another account). Check the order in the buyer console, or contact support.",
+            _("The marketplace says this authorization code is not valid (it may be activated for "
+              "another account). Check the order in the buyer console, or contact support."),
             422,
         )
     if isinstance(exc, market_errors.Throttled):
         wait = exc.retry_after if exc.retry_after else 5.0
         return IssueError(
             "marketplace_throttled",
-            f"The marketplace is rate limiting requests. Nothing was changed; try again in "
-            f"{wait_phrase(wait)}.",
+            _("The marketplace is rate limiting requests. Nothing was changed; try again in %(wait)s.",
+              wait=wait_phrase(wait)),
             429,
             retry_after=max(1, math.ceil(wait)),
         )
     if isinstance(exc, market_errors.CredentialsRejected):
         return IssueError(
             "marketplace_credentials",
-            "The marketplace rejected the vendor's credentials, so the code could not be checked. "
-            f"Nothing was changed. Vendor staff: {exc.advice}{ref}",
+            _("The marketplace rejected the vendor's credentials, so the code could not be checked. "
+              "Nothing was changed. Vendor staff: %(advice)s%(ref)s", advice=exc.advice, ref=ref),
             502,
         )
     if isinstance(exc, (market_errors.MarketplaceUnavailable, market_errors.BadResponse)):
         return IssueError(
             "marketplace_unavailable",
-            "The marketplace could not be reached or answered something unexpected. Nothing was "
-            f"changed; try again in a few minutes{ref}.",
+            _("The marketplace could not be reached or answered something unexpected. Nothing was "
+              "changed; try again in a few minutes%(ref)s.", ref=ref),
             503,
         )
     return IssueError(
         "marketplace_error",
-        f"The marketplace refused the request{ref}. Nothing was changed; try again later, or "
-        "contact support.",
+        _("The marketplace refused the request%(ref)s. Nothing was changed; try again later, or "
+          "contact support.", ref=ref),
         502,
     )

@@ -90,12 +90,31 @@ def public_keys() -> dict[str, str]:
     return {k.kid: k.public_key_pem for k in keys}
 
 
-def verify(text: str):
-    """Verify a product key under every signing key this vendor holds (development ones
-    included): how the vendor's own tools check a key, whoever it was issued for."""
+_public_cache: dict[tuple[str, str], object] = {}
+
+
+def _loaded_public_keys(pems: dict[str, str]) -> dict:
+    """`{kid: Ed25519PublicKey}`, each PEM parsed once per process: cached on the kid and the PEM
+    themselves, so a key that changes or goes in the database is read as it now is."""
     from .. import product_key
 
-    return product_key.verify(text, product_key.load_public_keys(public_keys()))
+    keys = {}
+    with _cache_lock:
+        for kid, pem in pems.items():
+            found = _public_cache.get((kid, pem))
+            if found is None:
+                found = _public_cache[(kid, pem)] = product_key.load_public_keys({kid: pem})[kid]
+            keys[kid] = found
+    return keys
+
+
+def verify(text: str):
+    """Verify a product key under every signing key this vendor holds (development ones
+    included): how the vendor's own tools check a key, whoever it was issued for. The keys are
+    read from the database each time (a rotation is seen), their PEM parsed once per process."""
+    from .. import product_key
+
+    return product_key.verify(text, _loaded_public_keys(public_keys()))
 
 
 def ensure_active_key(app) -> None:

@@ -13,6 +13,8 @@ from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import LIVE_STATUSES
 
 from .. import clock
+from ..i18n import gettext as _
+from ..timefmt import day_for_people
 from ..authorization_code import mask
 from ..database import db
 from ..product_key import Channel, KeyType
@@ -22,6 +24,7 @@ from .marketplace import market
 from .models import BindingState, CodeBinding, IssuedKey
 from .rules import (
     IssueError,
+    _join,
     Terms,
     check_license,
     classify,
@@ -79,12 +82,13 @@ def license_is_live(key: IssuedKey | None, now: datetime, *, recheck: bool = Tru
 
 def bound_elsewhere(binding: CodeBinding, *, staff: bool) -> IssueError:
     if staff:
-        message = (
-            f"This authorization code is bound to another environment (install ID {binding.install_id}). "
-            "One code licenses one environment: an admin can transfer it to this install ID."
+        message = _(
+            "This authorization code is bound to another environment (install ID %(install_id)s). "
+            "One code licenses one environment: an admin can transfer it to this install ID.",
+            install_id=binding.install_id,
         )
     else:
-        message = (
+        message = _(
             "This authorization code is already bound to another environment. One code licenses one "
             "environment; to move it to this one, contact support."
         )
@@ -92,14 +96,15 @@ def bound_elsewhere(binding: CodeBinding, *, staff: bool) -> IssueError:
 
 
 def has_license(current: IssuedKey, *, staff: bool) -> IssueError:
-    until = f"{current.expires_at:%Y-%m-%d}"
-    reference = current.reference or "an offline contract"
-    message = (
-        f"This environment already has a live license ({current.aku} AKU, {reference}, until {until}). "
-        "An environment runs one license at a time, and AKU from two codes do not add up. "
+    until = day_for_people(current.expires_at)
+    reference = current.reference or _("an offline contract")
+    message = _(
+        "This environment already has a live license (%(aku)s AKU, %(reference)s, until %(until)s). "
+        "An environment runs one license at a time, and AKU from two codes do not add up.",
+        aku=current.aku, reference=reference, until=until,
     )
-    message += ("An admin can replace it with this code." if staff
-                else "To replace it with this code, contact support.")
+    message = _join(message, _("An admin can replace it with this code.") if staff
+                    else _("To replace it with this code, contact support."))
     return IssueError("install_has_license", message, 409)
 
 

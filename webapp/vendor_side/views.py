@@ -17,15 +17,16 @@ from ..auth import roles_required
 from ..authorization_code import mask
 from ..database import db
 from ..htmx import no_store, render, trigger, wants_fragment
+from ..i18n import ENGLISH, current_locale, gettext as _, lazy_gettext, ngettext
 from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
 from ..product_key import KeyType
 from .models import IssuedKey
-from . import demo_market, explain, offline as offline_keys, reconcile as reconciling, search
+from . import explain, offline as offline_keys, reconcile as reconciling, search
 from .issuing import issue_from_code
 from .verification import verify_code
 from .marketplace import market
-from .rules import CHANGE_LABELS, Change, IssueError, code_fields, field_errors, iso
+from .rules import CHANGE_LABELS, Change, IssueError, _join, code_fields, field_errors, iso
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
@@ -82,7 +83,7 @@ def issue():
             verification = verify_code(values["code"], values["install_id"])
         return _panel(422, values=values, error=exc, verification=verification)
     if not wants_fragment():
-        flash("Product key issued." if issued.created else "Nothing changed: this is the stored key.", "success")
+        flash(_("Product key issued.") if issued.created else _("Nothing changed: this is the stored key."), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     response = _panel(values=values, issued=issued)
     return trigger(response, "key-issued") if issued.created else response
@@ -174,7 +175,7 @@ def audit_log():
 
 
 # What a key changed (`key_issued`'s `change`), in the issuing pages' words.
-AUDIT_WORDS = {"change": {**CHANGE_LABELS, Change.OFFLINE: "Offline key"}}
+AUDIT_WORDS = {"change": {**CHANGE_LABELS, Change.OFFLINE: lazy_gettext("Offline key")}}
 
 
 def _audit_changes(event: AuditEvent) -> audit.Changes:
@@ -261,8 +262,12 @@ def attention_check():
     report = reconciling.reconcile(actor=_actor())
     counts = report.counts()
     checked = counts["checked"]
-    message = (f"Read {checked} code{'' if checked == 1 else 's'} from the marketplace"
-               + (f"; {counts['unreadable']} could not be read." if counts["unreadable"] else "."))
+    if counts["unreadable"]:
+        message = ngettext("Read %(num)s code from the marketplace; %(unreadable)s could not be read.",
+                           "Read %(num)s codes from the marketplace; %(unreadable)s could not be read.",
+                           checked, unreadable=counts["unreadable"])
+    else:
+        message = ngettext("Read %(num)s code from the marketplace.", "Read %(num)s codes from the marketplace.", checked)
     if not wants_fragment():
         flash(message, "success")
         return redirect(url_for("vendor.attention"), code=303)
@@ -279,17 +284,23 @@ def attention_reminders():
     now = clock.now_seconds()
     try:
         days = events.remind_days()
-    except ValueError as exc:
+    except events.RemindDaysError as exc:
+        error_text = _("LICENSE_REMIND_DAYS: %(value)s is not a number of days (1 to 3650)", value=repr(exc.part))
         if not wants_fragment():
-            flash(str(exc), "error")
+            flash(error_text, "error")
             return redirect(url_for("vendor.attention"), code=303)
-        return _attention(422, error_text=str(exc))
+        return _attention(422, error_text=error_text)
     counts = events.record_findings(reconciling.attention(now), now)
     counts.update(events.scan_expiry(now, days))
     db.session.commit()
     made = sum(counts.values())
-    message = (f"Recorded {made} event{'' if made == 1 else 's'} due now"
-               + (" (see Reminders sent); `license notify` delivers their webhooks." if made else "."))
+    if made:
+        message = ngettext("Recorded %(num)s event due now (see Reminders sent); `license notify` delivers its "
+                           "webhooks.",
+                           "Recorded %(num)s events due now (see Reminders sent); `license notify` delivers their "
+                           "webhooks.", made)
+    else:
+        message = _("Recorded 0 events due now.")
     if not wants_fragment():
         flash(message, "success")
         return redirect(url_for("vendor.attention"), code=303)
@@ -306,13 +317,19 @@ def attention_issue(binding_id: str):
     except IssueError as exc:
         install_id = reconciling.install_id_of(binding_id)
         if not wants_fragment():
-            flash(f"No new key was issued{f' for {install_id}' if install_id else ''}. {exc.message}", "error")
+            headline = (_("No new key was issued for %(install_id)s.", install_id=install_id) if install_id
+                        else _("No new key was issued."))
+            flash(_join(headline, exc.message), "error")
             return redirect(url_for("vendor.attention"), code=303)
         return _attention(422, error=exc, failed_install_id=install_id)
     if not wants_fragment():
         summary = explain.issued_change(issued).summary
-        flash(f"Issued key seq {issued.key.seq} for {issued.key.install_id}"
-              + (f": {summary}." if summary else "."), "success")
+        if summary:
+            flash(_("Issued key seq %(seq)s for %(install_id)s: %(summary)s.", seq=issued.key.seq,
+                    install_id=issued.key.install_id, summary=summary), "success")
+        else:
+            flash(_("Issued key seq %(seq)s for %(install_id)s.", seq=issued.key.seq,
+                    install_id=issued.key.install_id), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     response = _attention(issued=issued)
     return trigger(response, "key-issued") if issued.created else response
@@ -338,7 +355,7 @@ def offline():
         return render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", 422, values=values, field_errors={},
                       error=exc)
     if not wants_fragment():
-        flash("Product key issued.", "success")
+        flash(_("Product key issued."), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     return trigger(render("license/vendor_side/offline.html", "license/vendor_side/_offline_panel.html", values=values, field_errors={},
                           issued=issued), "key-issued")
@@ -355,8 +372,16 @@ def _simulator():
 
 
 def _demo_codes(status: int = 200, **context):
+    from . import demo_market  # the demo's only: a vendor with marketplace credentials never loads the simulator
+
+    codes = demo_market.listing(_simulator())
+    if current_locale() != ENGLISH:
+        # The stored notes are English: in another language each code says what it shows now.
+        now = clock.now()
+        for code in codes:
+            code["note"] = demo_market.describe(code, specs=market().specs, product_code=market().product_code, now=now)
     return render("license/vendor_side/demo_codes.html", "license/vendor_side/_demo_codes.html", status,
-                  codes=demo_market.listing(_simulator()), specs=market().specs, **context)
+                  codes=codes, specs=market().specs, **context)
 
 
 @bp.get("/demo-codes")
@@ -369,6 +394,8 @@ def demo_codes():
 @roles_required(AccountRole.ISSUER)
 def demo_code_action():
     """The simulator's control interface, for demonstrating renewals: staff play the marketplace."""
+    from . import demo_market
+
     sim = _simulator()
     code = request.form.get("code", "")
     action = request.form.get("action", "")
@@ -377,9 +404,9 @@ def demo_code_action():
     except demo_market.UnknownAction:
         abort(400)
     except KeyError:
-        played = demo_market.Played(code, f"The simulator has no code {mask(code)}.", ok=False)
+        played = demo_market.Played(code, _("The simulator has no code %(code)s.", code=mask(code)), ok=False)
     except ValueError as exc:
-        played = demo_market.Played(code, f"The simulator refused: {exc}.", ok=False)
+        played = demo_market.Played(code, _("The simulator refused: %(reason)s.", reason=exc), ok=False)
     else:
         played = demo_market.Played(code, message)
         audit.record("demo_marketplace_changed", actor=_actor(), after={"action": action, "code": mask(code)},
@@ -421,7 +448,7 @@ def webhook_add():
     try:
         endpoint, secret = hooks.add_endpoint(url, chosen, actor=_actor())
     except hooks.EndpointRefused as exc:
-        return _webhooks(422, values=values, error=str(exc))
+        return _webhooks(422, values=values, error=exc.text())
     return _webhooks(added=endpoint, secret=secret)
 
 
@@ -432,7 +459,7 @@ def webhook_remove(endpoint_id: str):
 
     endpoint_id = inputs.record_id(endpoint_id) or abort(404)
     removed = hooks.remove_endpoint(endpoint_id, actor=_actor()) or abort(404)
-    message = f"Removed the webhook endpoint {removed.url}."
+    message = _("Removed the webhook endpoint %(url)s.", url=removed.url)
     if not wants_fragment():
         flash(message, "success")
         return redirect(url_for("vendor.webhooks"), code=303)
@@ -447,7 +474,7 @@ def _deliveries(status: int = 200, **context):
     if state not in tuple(DeliveryState):
         state = None
     rows = hooks.deliveries(limit=100, state=state)
-    attempts = hooks.attempts_of([delivery.id for delivery, _, _ in rows])
+    attempts = hooks.attempts_of([row[0].id for row in rows])
     return render("license/vendor_side/webhook_deliveries.html", "license/vendor_side/_webhook_deliveries.html",
                   status, rows=rows, attempts=attempts, state=state, states=tuple(DeliveryState), **context)
 
@@ -470,11 +497,11 @@ def webhook_redeliver(delivery_id: str):
         abort(404)
     made = hooks.redeliver(delivery_id, actor=_actor())
     if made is None:
-        message, ok = "Another runner is delivering this message right now; try again in a minute.", False
+        message, ok = _("Another runner is delivering this message right now; try again in a minute."), False
     elif made.ok:
-        message, ok = f"Redelivered: the receiver answered {made.status_code}.", True
+        message, ok = _("Redelivered: the receiver answered %(status)s.", status=made.status_code), True
     else:
-        message, ok = f"Redelivery failed: {made.error}.", False
+        message, ok = _("Redelivery failed: %(error)s.", error=made.error), False
     if not wants_fragment():
         flash(message, "success" if ok else "error")
         return redirect(url_for("vendor.webhook_deliveries"), code=303)

@@ -46,6 +46,7 @@ from sqlalchemy import update
 from .. import audit, clock, product_key
 from ..database import db
 from ..datakey import DataKeyError, data_key
+from ..i18n import N_, gettext
 from . import events
 from .models import DeliveryState, Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -62,7 +63,15 @@ SECRET_PREFIX = "whsec_"
 
 
 class EndpointRefused(ValueError):
-    """A URL that may not be an endpoint, or a host whose addresses may not be called."""
+    """A URL that may not be an endpoint, or a host whose addresses may not be called. `str(exc)`
+    is English (recorded with an attempt, said by the CLI); `exc.text()` is in the page's language."""
+
+    def __init__(self, message: str, **variables) -> None:
+        super().__init__(message % variables if variables else message)
+        self.message, self.variables = message, variables
+
+    def text(self) -> str:
+        return gettext(self.message, **self.variables)
 
 
 # ------------------------------------------------------------------ pure parts
@@ -122,29 +131,29 @@ def check_url(url: str, allow_private: bool) -> tuple[str, str, int]:
     an address (or `localhost`) is checked here; a name is resolved and checked at each attempt."""
     url = (url or "").strip()
     if len(url) > 2048:
-        raise EndpointRefused("the URL is longer than 2048 characters")
+        raise EndpointRefused(N_("the URL is longer than 2048 characters"))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise EndpointRefused("that is not a URL") from None
+        raise EndpointRefused(N_("that is not a URL")) from None
     if parts.scheme not in ("http", "https"):
-        raise EndpointRefused("only http:// and https:// URLs can receive webhooks")
+        raise EndpointRefused(N_("only http:// and https:// URLs can receive webhooks"))
     host = parts.hostname
     if not host:
-        raise EndpointRefused("the URL has no host")
+        raise EndpointRefused(N_("the URL has no host"))
     if parts.username or parts.password:
-        raise EndpointRefused("the URL may not hold a user name or password")
+        raise EndpointRefused(N_("the URL may not hold a user name or password"))
     port = port or (443 if parts.scheme == "https" else 80)
     literal = None
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         pass
-    private = "loopback or private addresses are refused (LICENSE_WEBHOOK_ALLOW_PRIVATE=1 allows them)"
+    private = N_("loopback or private addresses are refused (LICENSE_WEBHOOK_ALLOW_PRIVATE=1 allows them)")
     if literal is not None and not address_allowed(str(literal), allow_private):
         raise EndpointRefused(private if not (literal.is_multicast or literal.is_unspecified)
-                              else "that address cannot receive webhooks")
+                              else N_("that address cannot receive webhooks"))
     if literal is None and not allow_private and (host == "localhost" or host.endswith(".localhost")):
         raise EndpointRefused(private)
     return parts.scheme, host, port
@@ -155,14 +164,15 @@ def resolve(host: str, port: int, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise EndpointRefused(f"the host name did not resolve ({exc.strerror or exc})") from None
+        raise EndpointRefused(N_("the host name did not resolve (%(reason)s)"),
+                              reason=exc.strerror or exc) from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
-        raise EndpointRefused("the host name did not resolve")
+        raise EndpointRefused(N_("the host name did not resolve"))
     refused = [a for a in addresses if not address_allowed(a, allow_private)]
     if refused:
-        raise EndpointRefused(f"{host} resolves to {refused[0]}: loopback or private addresses are refused "
-                              "(LICENSE_WEBHOOK_ALLOW_PRIVATE=1 allows them)")
+        raise EndpointRefused(N_("%(host)s resolves to %(address)s: loopback or private addresses are refused "
+                                 "(LICENSE_WEBHOOK_ALLOW_PRIVATE=1 allows them)"), host=host, address=refused[0])
     return addresses[0]
 
 
@@ -253,7 +263,8 @@ def read_events(names) -> list[str] | None:
     chosen = [n.strip() for n in (names or []) if n and n.strip()]
     unknown = [n for n in chosen if n not in events.EVENT_TYPES]
     if unknown:
-        raise EndpointRefused(f"unknown event {unknown[0]!r} (one of {', '.join(events.EVENT_TYPES)})")
+        raise EndpointRefused(N_("unknown event %(event)s (one of %(events)s)"), event=repr(unknown[0]),
+                              events=", ".join(events.EVENT_TYPES))
     return sorted(set(chosen), key=events.EVENT_TYPES.index) or None
 
 

@@ -1,12 +1,12 @@
 """vendor side: events and signed webhooks (issue 14)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 10:51:56
 
 Events recorded once (`license_events`, unique `dedupe_key`), the endpoints that receive them,
-one delivery per event and endpoint, and each HTTP attempt of it (`webapp/vendor_side/notify.py`).
-(Another branch adds 0007; merging re-points this one's `down_revision`.)
+one delivery per event and endpoint, and each HTTP attempt of it (`webapp/vendor_side/webhooks.py`).
+(It follows 0007, the keys search indexes.)
 """
 from alembic import op
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ import webapp.models.types
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
