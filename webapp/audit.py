@@ -85,6 +85,9 @@ ACTION_LABELS = {
     "redeem_refused": lazy_gettext("Redemption refused"),
     "reconcile_run": lazy_gettext("Marketplace codes re-read"),
     "demo_marketplace_changed": lazy_gettext("Demo marketplace changed"),
+    "webhook_endpoint_added": lazy_gettext("Webhook endpoint added"),
+    "webhook_endpoint_removed": lazy_gettext("Webhook endpoint removed"),
+    "webhook_redelivered": lazy_gettext("Webhook redelivered"),
     # the environment side
     "license_activated": lazy_gettext("License activated"),
     "license_activation_refused": lazy_gettext("Activation refused"),

@@ -307,6 +307,15 @@ SETTINGS: tuple[Setting, ...] = (
             Computed(lambda ctx: 0 if _simulated(ctx) else 60, "`60`; `0` with the in-process simulator"),
             None, "how long the bound environment's renewal checks reuse the code's last marketplace read; "
                   "`0` or None: no reuse", "vendor"),
+    Setting("LICENSE_REMIND_DAYS", "30,7,1", text,
+            "`license notify`: days before an environment's live key ends at which a `license.expiring` "
+            "event is sent (comma-separated; each once per key)", "vendor"),
+    Setting("LICENSE_WEBHOOK_ALLOW_PRIVATE", Computed(lambda ctx: ctx.demo, "on in the demo; else off"), flag,
+            "webhook endpoints may be loopback or private addresses (tests, receivers on an internal network); "
+            "off, they are refused so that the vendor side cannot be made to call its own network "
+            "(docs/vendor.md, \"Webhooks and reminders\")", "vendor"),
+    Setting("LICENSE_WEBHOOK_TIMEOUT", 10.0, None, "seconds one webhook attempt may take (connect, then read)",
+            "vendor"),
 )
 
 BY_NAME: dict[str, Setting] = {row.name: row for row in SETTINGS}

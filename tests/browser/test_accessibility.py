@@ -74,6 +74,8 @@ PAGES = [
     ("vendor-attention", "issuer", "/vendor/attention"),
     ("vendor-offline", "admin", "/vendor/offline"),
     ("vendor-demo-codes", "admin", "/vendor/demo-codes"),
+    ("vendor-webhooks", "admin", "/vendor/webhooks"),
+    ("vendor-webhook-deliveries", "admin", "/vendor/webhooks/deliveries"),
 ]
 
 
@@ -201,3 +203,31 @@ def test_skip_link_moves_the_focus_to_the_main_content(page, live_server):
     expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
+
+
+def test_webhook_added_and_redelivered(page, live_server, seeded):
+    """Issue 14: the secret shown once after an htmx add; a failed delivery with its attempt, and
+    Redeliver's answer swapped in place."""
+    from webapp.vendor_side import webhooks
+
+    live_server.app.config["LICENSE_WEBHOOK_ALLOW_PRIVATE"] = True
+    login(page, live_server, role="admin")
+    page.goto(live_server.url + "/vendor/webhooks")
+    page.get_by_label("Endpoint URL").fill("http://127.0.0.1:9/hooks")  # nothing listens: refused
+    page.get_by_label("license.expiring").check()
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.locator("#webhook-secret")).to_contain_text("whsec_")
+    audit(page)
+    with live_server.app.app_context():
+        from webapp.database import db
+        from webapp.vendor_side import events
+
+        events.scan_expiry(days=[3650])  # the seeded key's reminder, whenever it ends
+        db.session.commit()
+        webhooks.deliver_due()
+    page.goto(live_server.url + "/vendor/webhooks/deliveries")
+    expect(page.locator(".attempts li")).to_have_count(1)
+    page.get_by_role("button", name="Redeliver").click()
+    expect(page.locator("#redeliver-result")).to_contain_text("Redelivery failed")
+    expect(page.locator(".attempts li")).to_have_count(2)
+    audit(page)

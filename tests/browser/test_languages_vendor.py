@@ -1,8 +1,9 @@
 """Issue 13, the vendor side: staff sign in, issue a key from an authorization code against the
 simulator, search the keys, open a key's page, issue an offline key, and a buyer redeems a code,
-in Chinese and in English at 1280 px and 390 px. In Chinese no English is left on the pages but
-names, codes and units (`english_left`, as the environment's walk reads the pages); the English
-walk still reads as before. Screenshots of every step go to test-artifacts/languages/vendor-*/."""
+then (issue 14) a webhook endpoint, a code made to end soon, the reminders recorded on Needs
+attention and the webhook deliveries, in Chinese and in English at 1280 px and 390 px. In Chinese
+no English is left on the pages but names, codes and units (`english_left`, as the environment's
+walk reads the pages); the English walk still reads as before. Screenshots of every step go to test-artifacts/languages/vendor-*/."""
 from __future__ import annotations
 
 import re
@@ -30,7 +31,11 @@ BUYER_INSTALL = "fedcba9876543210fedcba9876543210"
 # offline contract's reference and the staff's reason, written by the test.
 ALLOWED = ENVIRONMENT_ALLOWED + (
     "admin@example.com", "admin", CODE, BUYER_CODE, "aku-20", "aku-40", "cmgj00demo01", "CONTRACT-2026-7",
-    "ticket 77", "AKU", "ID", "CSV", "kid", "API", "License.Invalid", "Auth.Match", "AliUid", "aliUid", "enterprise-unlimited")
+    "ticket 77", "AKU", "ID", "CSV", "kid", "API", "License.Invalid", "Auth.Match", "AliUid", "aliUid", "enterprise-unlimited",
+    # issue 14: "Webhook" stays Latin (docs/glossary.md), the standard's name, the URL and the settings' names
+    "Standard Webhooks", "Webhook", "POST", "URL", "http://", "https://", "127.0.0.1:9/hooks",
+    "https://hooks.example.com/license", "license notify",
+    "LICENSE_WEBHOOK_ALLOW_PRIVATE", "LICENSE_REMIND_DAYS")
 PATTERNS = (
     r"\b[0-9a-f]{32}\b",  # an install ID
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",  # a record id
@@ -43,6 +48,7 @@ PATTERNS = (
     r"\b(?:key|code|user):",  # the audit log's subjects (key:…, code:…)
     r"\bDEMO-[A-Z0-9-]+",  # the simulator's codes
     r"\b[a-z]+(?:_[a-z0-9]+)+\b",  # an error code (code_expired)
+    r"\b(?:key|code|license)\.[a-z]+\b",  # an event's type (license.expiring)
 )
 
 
@@ -70,7 +76,10 @@ WORDS = {
                        redeemed="您的产品密钥", offline_title="线下合同密钥和试用延期密钥", aku="AKU",
                        days="有效期（天）", contract="合同编号或参考号", reason="原因", offline_issued="产品密钥已签发。",
                        refused="此授权码已于", decode="解析", signature="签名有效", audit="签发密钥",
-                       reread="立即重新读取所有授权码", last_read="上次读取", renew="续费 +30 天", renewed="已将"),
+                       reread="立即重新读取所有授权码", last_read="上次读取", renew="续费 +30 天", renewed="已将",
+                       endpoint_url="端点 URL", add_endpoint="添加端点", soon="5 天后到期", soon_done="现于",
+                       record="立即记录到期提醒", recorded="已记录", expiring="即将到期", deliveries="Webhook 投递记录",
+                       next="下次"),
     "en": dict(lang="en", switch=None, code="Authorization code", install="Install ID", verify="Verify",
                new="New license", issue="Issue product key", issued="Product key issued", keys_search="Search",
                details="Details", key_title="Key seq 1", timeline="Key issued", redeem="Get product key",
@@ -78,7 +87,9 @@ WORDS = {
                days="Valid for (days)", contract="Contract number or reference", reason="Reason",
                offline_issued="Product key issued.", refused="This authorization code expired", decode="Decode",
                signature="Signature valid", audit="Key issued", reread="Re-read all codes now", last_read="Last read",
-               renew="Renew +30 days", renewed="Renewed"),
+               renew="Renew +30 days", renewed="Renewed", endpoint_url="Endpoint URL", add_endpoint="Add endpoint",
+               soon="Ends in 5 days", soon_done="now ends on", record="Record due reminders now",
+               recorded="Recorded", expiring="Expiring", deliveries="Webhook deliveries", next="next"),
 }
 
 
@@ -185,5 +196,33 @@ def test_the_vendor_side_in_each_language(browser, live_server, locale, width):
         page.locator("button[value=renew]").first.click()
         expect(page.locator("#demo-message")).to_contain_text(w["renewed"])
         step("12-demo-codes")
+
+        # Issue 14: a webhook endpoint, its secret shown once.
+        live_server.app.config["LICENSE_WEBHOOK_ALLOW_PRIVATE"] = True
+        page.goto(live_server.url + "/vendor/webhooks")
+        page.get_by_label(w["endpoint_url"]).fill("http://127.0.0.1:9/hooks")  # never called here
+        page.get_by_label("license.expiring").check()
+        page.get_by_role("button", name=w["add_endpoint"]).click()
+        expect(page.locator("#webhook-secret")).to_contain_text("whsec_")
+        step("13-webhooks")
+
+        # A code made to end in 5 days; then the reminders due now (every live key: a wide threshold).
+        page.goto(live_server.url + "/vendor/demo-codes")
+        expect(page.locator("button[value=soon]").first).to_have_text(w["soon"])
+        page.locator("button[value=soon]").first.click()
+        expect(page.locator("#demo-message")).to_contain_text(w["soon_done"])
+        step("14-demo-soon")
+        live_server.app.config["LICENSE_REMIND_DAYS"] = "3650"
+        page.goto(live_server.url + "/vendor/attention")
+        page.get_by_role("button", name=w["record"]).click()
+        expect(page.locator("#attention")).to_contain_text(w["recorded"])
+        expect(page.locator("#reminders tbody tr").first).to_contain_text(w["expiring"])
+        step("15-reminders")
+
+        # The deliveries the reminders made, not yet sent (`license notify` sends them).
+        page.goto(live_server.url + "/vendor/webhooks/deliveries")
+        expect(page.locator("h1")).to_have_text(w["deliveries"])
+        expect(page.locator("#deliveries tbody tr").first).to_contain_text(w["next"])
+        step("16-deliveries")
     finally:
         context.close()

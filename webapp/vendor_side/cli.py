@@ -1,4 +1,5 @@
-"""The vendor side's commands: `flask license keygen`, `public-keys`, `issue` and `reconcile`.
+"""The vendor side's commands: `flask license keygen`, `public-keys`, `issue`, `reconcile`, `notify`
+and `webhooks add|list|remove`.
 
 Machine output on stdout (a kid, a JSON document, a key; one JSON object per line, or one
 document with `--json`); the progress bar, the summaries and errors on stderr.
@@ -156,3 +157,81 @@ def reconcile_command(issue_keys: bool, concurrency: int | None, show_all: bool,
     failed = any(f.issue_error is not None for f in report.findings)
     if counts["unreadable"] or failed:
         sys.exit(1)
+
+
+# ------------------------------------------------------------------ events and webhooks (issue 14)
+
+
+@license_cli.command("notify")
+def notify_command() -> None:
+    """Record the events that are due and deliver the pending webhooks; print a JSON summary.
+
+    Safe to run every minute, from several servers at once: each reminder is recorded once and
+    each delivery attempt is claimed by one runner. Exit status 0 (failed deliveries are retried
+    by later runs and listed on the Webhook deliveries page).
+    """
+    require_side(Role.VENDOR)
+    from . import events, webhooks
+
+    try:
+        events.remind_days()
+    except ValueError as exc:
+        say(f"error: {exc}")
+        sys.exit(2)
+    summary = webhooks.run()
+    click.echo(json.dumps(summary, sort_keys=True))
+    recorded = sum(summary["events"].values())
+    d = summary["deliveries"]
+    say(f"Recorded {recorded} event(s); deliveries: {d['succeeded']} succeeded, {d['retrying']} to retry, "
+        f"{d['failed']} failed.")
+
+
+@license_cli.group("webhooks")
+def webhooks_cli() -> None:
+    """Webhook endpoints: add, list, remove."""
+
+
+@webhooks_cli.command("add")
+@click.argument("url")
+@click.option("--event", "event_names", multiple=True,
+              help="An event the endpoint receives (repeat for more; default: all): key.issued, code.renewed, "
+                   "code.discarded, license.expiring, license.expired.")
+def webhooks_add(url: str, event_names: tuple[str, ...]) -> None:
+    """Add an endpoint; print its signing secret (whsec_...) on stdout, once: it is not shown again."""
+    require_side(Role.VENDOR)
+    from .webhooks import EndpointRefused, add_endpoint
+
+    try:
+        endpoint, secret = add_endpoint(url, event_names, actor="cli")
+    except EndpointRefused as exc:
+        say(f"error: {exc}")
+        sys.exit(2)
+    say(f"Added webhook endpoint {endpoint.id} for {endpoint.url} "
+        f"({', '.join(endpoint.events) if endpoint.events else 'all events'}). Its signing secret follows; "
+        "it is not shown again.")
+    click.echo(secret)
+
+
+@webhooks_cli.command("list")
+def webhooks_list() -> None:
+    """One JSON object per endpoint: id, url, events, created (never the secret)."""
+    require_side(Role.VENDOR)
+    from .webhooks import active_endpoints
+
+    for endpoint in active_endpoints():
+        click.echo(json.dumps({"id": endpoint.id, "url": endpoint.url, "events": endpoint.events or "all",
+                               "createdAt": product_key.format_time(endpoint.created_at),
+                               "createdBy": endpoint.created_by}, separators=(",", ":")))
+
+
+@webhooks_cli.command("remove")
+@click.argument("endpoint_id", type=int)
+def webhooks_remove(endpoint_id: int) -> None:
+    """Remove an endpoint: it receives nothing more (what it had not received is not sent)."""
+    require_side(Role.VENDOR)
+    from .webhooks import remove_endpoint
+
+    if remove_endpoint(endpoint_id, actor="cli") is None:
+        say(f"error: there is no webhook endpoint {endpoint_id}")
+        sys.exit(1)
+    say(f"Removed webhook endpoint {endpoint_id}.")

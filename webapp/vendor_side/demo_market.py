@@ -196,10 +196,12 @@ class SharedSimulator:
 
 #: Days a "Renew" adds, as a renewal order of the demo.
 RENEW_DAYS = 30
+#: The "Ends in 5 days" action (issue 14): a code about to end, to show the expiry reminders.
+SOON_DAYS = 5
 
 
 class UnknownAction(ValueError):
-    """Not one of the page's actions: `renew`, `spec:<specification>`, `discard`."""
+    """Not one of the page's actions: `renew`, `spec:<specification>`, `discard`, `soon`."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,8 @@ def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code:
     """Play one marketplace event on a demo code and say what it did.
 
     `action`: `renew` (a renewal order of `RENEW_DAYS` days), `spec:<specification>` (an upgrade
-    or downgrade order), `discard` (a refund). The code's note is rewritten for its new state
+    or downgrade order), `discard` (a refund), `soon` (the code ends in `SOON_DAYS` days, to show
+    the expiry reminders of issue 14). The code's note is rewritten for its new state
     (`describe`, after what was played), in the same step, so every process sees both. Raises
     `UnknownAction`, `KeyError` (no such code) or `ValueError` (the simulator refused).
     """
@@ -276,6 +279,10 @@ def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code:
         done = f"Specification changed to {specification}"
     elif action == "discard":
         event, done = (lambda s: s.discard(code)), "Refunded"
+    elif action == "soon":
+        # the order's end moved to SOON_DAYS days from now (the simulator records it as an order)
+        event = lambda s: s.renew(code, expires_at=f"+{SOON_DAYS}d")  # noqa: E731
+        done = f"Ends in {SOON_DAYS} days"
     else:
         raise UnknownAction(action)
 
@@ -291,6 +298,10 @@ def play(sim, code: str, action: str, *, specs: Mapping[str, Any], product_code:
         return _("Renewed %(code)s until %(until)s.", code=code, until=day_for_people(_time(record['expires_at'])))
     if action == "discard":
         return _("Refunded %(code)s: the marketplace now shows it discarded.", code=code)
+    if action == "soon":
+        return _("%(code)s now ends on %(until)s. Its environment's key still says later: issue the new key on "
+                 "Needs attention, then the expiry reminder is due (Needs attention, Reminders sent).",
+                 code=code, until=day_for_people(_time(record['expires_at'])))
     spec = specs.get(action[5:])
     if spec is not None:
         return _("Specification of %(code)s changed to %(specification)s (%(aku)s AKU).", code=code,

@@ -196,6 +196,35 @@ ACTION_TITLES = {
 }
 
 
+EVENT_LEVELS = {"key.issued": "info", "code.renewed": "warning", "code.discarded": "danger",
+                "license.expiring": "warning", "license.expired": "danger"}
+
+
+def _event_entries(key: IssuedKey) -> list[TimelineEntry]:
+    """The key's events (issue 14) and what became of their webhooks."""
+    from .events import EVENT_TITLES, events_of_key
+    from .models import DeliveryState, WebhookDelivery
+
+    entries = []
+    for event in events_of_key(key):
+        data = event.data if isinstance(event.data, dict) else {}
+        text = event.type
+        if event.type == "license.expiring":
+            text = _("%(event)s, %(days)s day(s) left", event=text, days=data.get('daysLeft'))
+        states = db.session.scalars(db.select(WebhookDelivery.state).where(WebhookDelivery.event_id == event.id)).all()
+        if states:
+            done = sum(1 for s in states if s == DeliveryState.SUCCEEDED)
+            failed = sum(1 for s in states if s == DeliveryState.FAILED)
+            if failed:
+                text += " · " + _("webhooks: %(done)s of %(total)s delivered, %(failed)s failed", done=done,
+                                  total=len(states), failed=failed)
+            else:
+                text += " · " + _("webhooks: %(done)s of %(total)s delivered", done=done, total=len(states))
+        entries.append(TimelineEntry(at=event.occurred_at, title=str(EVENT_TITLES.get(event.type, event.type)),
+                                     text=text, level=EVENT_LEVELS.get(event.type, "info")))
+    return entries
+
+
 def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
     """The key's life: its code's binding and activation, its issue, what superseded it, expiry."""
     now = now or clock.now()
@@ -244,6 +273,7 @@ def timeline(key: IssuedKey, now: datetime | None = None) -> Timeline:
     if not issued_seen:
         result.entries.append(TimelineEntry(at=key.issued_at, title=_("Key issued"), actor=key.issued_by,
                                             text=_("seq %(seq)s, %(aku)s AKU", seq=key.seq, aku=key.aku), level="ok"))
+    result.entries += _event_entries(key)
     if key.superseded_by:
         newer = db.session.get(IssuedKey, key.superseded_by)
         if newer is not None:

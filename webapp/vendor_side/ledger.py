@@ -3,7 +3,8 @@
 `issue_key` runs inside the caller's transaction: it allocates the install ID's next `seq`
 (an atomic UPDATE ... RETURNING, which holds the row lock until commit, so two workers can
 never hand out the same number), signs, stores the key and supersedes the previous one.
-The caller commits, together with its own rows and the audit record.
+The caller commits, together with its own rows, the audit record and the `key.issued` event
+(`events`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock, product_key
-from . import signing_keys
+from . import events, signing_keys
 from ..database import db
 from .models import InstallSequence, IssuedKey, KeyStatus
 
@@ -104,6 +105,7 @@ def issue_key(
         previous.superseded_by = record.id
     db.session.add(record)
     db.session.flush()
+    events.key_issued(record, now)  # `key.issued`, in the same transaction
     return record
 
 

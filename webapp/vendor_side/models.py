@@ -147,3 +147,85 @@ class CodeBinding(db.Model):
 
     def __repr__(self) -> str:  # never the code
         return f"<CodeBinding {self.id} {self.masked_code} {self.install_id} {self.state}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Events and webhooks (issue 14; `webapp.vendor_side.notify`)
+
+
+class Event(db.Model):
+    """Something the platform tells its endpoints about: `key.issued`, `code.renewed`,
+    `code.discarded`, `license.expiring`, `license.expired`. Recorded once: `dedupe_key` is
+    unique (`license.expiring:<key id>:<days>` ...), and rows are inserted with ON CONFLICT DO
+    NOTHING, so two runners of `flask license notify` never record the same reminder twice."""
+
+    __tablename__ = "license_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    install_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    binding_id: Mapped[int | None] = mapped_column(index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    data: Mapped[Any] = mapped_column(JSON)
+
+
+class WebhookEndpoint(db.Model):
+    """A receiver of events. `secret_encrypted`: the `whsec_...` signing secret, encrypted with
+    LICENSE_DATA_KEY (shown once, when the endpoint is added). `events`: the event types it
+    receives, or None for all of them."""
+
+    __tablename__ = "license_webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    events: Mapped[Any | None] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    created_by: Mapped[str] = mapped_column(String(254))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def wants(self, event_type: str) -> bool:
+        return self.active and (not self.events or event_type in self.events)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # due at `next_attempt_at` (a runner's claim pushes it a lease ahead)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # every attempt of the backoff schedule failed
+
+
+class WebhookDelivery(db.Model):
+    """One event for one endpoint; `msg_id` is the `webhook-id` header of every attempt."""
+
+    __tablename__ = "license_webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "event_id", name="uq_license_webhook_deliveries_endpoint_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(index=True)
+    event_id: Mapped[int] = mapped_column(index=True)
+    msg_id: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING, index=True)  # DeliveryState
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookAttempt(db.Model):
+    """One HTTP attempt of a delivery and what the receiver answered (the start of its body)."""
+
+    __tablename__ = "license_webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    ok: Mapped[bool] = mapped_column(default=False)
+    status_code: Mapped[int | None]
+    response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(255))
+    duration_ms: Mapped[int | None]
+    actor: Mapped[str | None] = mapped_column(String(254))  # who pressed Redeliver; None: the runner

@@ -23,6 +23,7 @@ from marketplace_adapter import errors as market_errors
 from marketplace_adapter.parsing import CodeStatus
 
 from .. import audit, clock, metrics, product_key
+from . import events
 from ..i18n import gettext as _, lazy_gettext
 from ..database import db
 from .models import BindingState, CodeBinding, IssuedKey, KeyStatus
@@ -261,6 +262,8 @@ def reconcile(
     db.session.commit()
 
     report.findings = attention(now)
+    events.record_findings(report.findings, now)  # `code.renewed`, `code.discarded`, each once
+    db.session.commit()
     if issue:
         codes = dict(jobs)
         for finding in report.findings:

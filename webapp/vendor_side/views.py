@@ -230,7 +230,24 @@ def _attention(status: int = 200, **context):
                   needs=[f for f in findings if f.needs_key],
                   lost=[f for f in findings if f.kind in reconciling.LOST],
                   other=[f for f in findings if not f.needs_key and f.kind not in reconciling.LOST],
-                  last_run=last_run, **context)
+                  last_run=last_run, reminders=_reminders(), **context)
+
+
+def _reminders():
+    """The latest expiry reminders and expiries `license notify` recorded (issue 14), each with
+    what became of its webhooks: `(event, delivered, total)`."""
+    from .events import LICENSE_EXPIRED, LICENSE_EXPIRING, recent
+    from .models import DeliveryState, WebhookDelivery
+
+    found = recent((LICENSE_EXPIRING, LICENSE_EXPIRED), limit=20)
+    states: dict[int, list[str]] = {}
+    if found:
+        for event_id, state in db.session.execute(
+                db.select(WebhookDelivery.event_id, WebhookDelivery.state)
+                .where(WebhookDelivery.event_id.in_([e.id for e in found]))):
+            states.setdefault(event_id, []).append(state)
+    return [(e, sum(1 for s in states.get(e.id, []) if s == DeliveryState.SUCCEEDED), len(states.get(e.id, [])))
+            for e in found]
 
 
 @bp.get("/attention")
@@ -251,6 +268,39 @@ def attention_check():
                            checked, unreadable=counts["unreadable"])
     else:
         message = ngettext("Read %(num)s code from the marketplace.", "Read %(num)s codes from the marketplace.", checked)
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(url_for("vendor.attention"), code=303)
+    return _attention(message=message)
+
+
+@bp.post("/attention/reminders")
+@roles_required(AccountRole.ISSUER)
+def attention_reminders():
+    """Record the events that are due now (what `license notify` records first); the webhooks
+    themselves are delivered by `license notify`, never by a page."""
+    from . import events
+
+    now = clock.now_seconds()
+    try:
+        days = events.remind_days()
+    except events.RemindDaysError as exc:
+        error_text = _("LICENSE_REMIND_DAYS: %(value)s is not a number of days (1 to 3650)", value=repr(exc.part))
+        if not wants_fragment():
+            flash(error_text, "error")
+            return redirect(url_for("vendor.attention"), code=303)
+        return _attention(422, error_text=error_text)
+    counts = events.record_findings(reconciling.attention(now), now)
+    counts.update(events.scan_expiry(now, days))
+    db.session.commit()
+    made = sum(counts.values())
+    if made:
+        message = ngettext("Recorded %(num)s event due now (see Reminders sent); `license notify` delivers its "
+                           "webhooks.",
+                           "Recorded %(num)s events due now (see Reminders sent); `license notify` delivers their "
+                           "webhooks.", made)
+    else:
+        message = _("Recorded 0 events due now.")
     if not wants_fragment():
         flash(message, "success")
         return redirect(url_for("vendor.attention"), code=303)
@@ -365,3 +415,94 @@ def demo_code_action():
         flash(played.message, "success" if played.ok else "error")
         return redirect(url_for("vendor.demo_codes"), code=303)
     return _demo_codes(200 if played.ok else 422, played=played)
+
+
+# ------------------------------------------------------------------ webhooks (admin; issue 14)
+
+
+def _webhooks(status: int = 200, **context):
+    from . import webhooks as hooks
+    from .events import EVENT_TYPES
+
+    context.setdefault("values", {"url": "", "events": []})
+    response = render("license/vendor_side/webhooks.html", "license/vendor_side/_webhooks.html", status,
+                      endpoints=hooks.active_endpoints(), event_types=EVENT_TYPES, **context)
+    return no_store(response)  # it may carry a new endpoint's secret
+
+
+@bp.get("/webhooks")
+@roles_required(AccountRole.ADMIN)
+def webhooks():
+    return _webhooks()
+
+
+@bp.post("/webhooks")
+@roles_required(AccountRole.ADMIN)
+def webhook_add():
+    """Add an endpoint; the answer shows its secret once (never a redirect, which would lose it)."""
+    from . import webhooks as hooks
+
+    url = (request.form.get("url") or "").strip()
+    chosen = request.form.getlist("events")
+    values = {"url": url, "events": chosen}
+    try:
+        endpoint, secret = hooks.add_endpoint(url, chosen, actor=_actor())
+    except hooks.EndpointRefused as exc:
+        return _webhooks(422, values=values, error=exc.text())
+    return _webhooks(added=endpoint, secret=secret)
+
+
+@bp.post("/webhooks/<endpoint_id>/remove")
+@roles_required(AccountRole.ADMIN)
+def webhook_remove(endpoint_id: str):
+    from . import webhooks as hooks
+
+    endpoint_id = inputs.record_id(endpoint_id) or abort(404)
+    removed = hooks.remove_endpoint(endpoint_id, actor=_actor()) or abort(404)
+    message = _("Removed the webhook endpoint %(url)s.", url=removed.url)
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(url_for("vendor.webhooks"), code=303)
+    return _webhooks(message=message)
+
+
+def _deliveries(status: int = 200, **context):
+    from . import webhooks as hooks
+    from .models import DeliveryState
+
+    state = request.values.get("state") or None
+    if state not in tuple(DeliveryState):
+        state = None
+    rows = hooks.deliveries(limit=100, state=state)
+    attempts = hooks.attempts_of([row[0].id for row in rows])
+    return render("license/vendor_side/webhook_deliveries.html", "license/vendor_side/_webhook_deliveries.html",
+                  status, rows=rows, attempts=attempts, state=state, states=tuple(DeliveryState), **context)
+
+
+@bp.get("/webhooks/deliveries")
+@roles_required(AccountRole.ADMIN)
+def webhook_deliveries():
+    return _deliveries()
+
+
+@bp.post("/webhooks/deliveries/<delivery_id>/redeliver")
+@roles_required(AccountRole.ADMIN)
+def webhook_redeliver(delivery_id: str):
+    """One attempt now, whatever the delivery's state; its answer is listed with the others."""
+    from . import webhooks as hooks
+    from .models import WebhookDelivery
+
+    delivery_id = inputs.record_id(delivery_id) or abort(404)
+    if db.session.get(WebhookDelivery, delivery_id) is None:
+        abort(404)
+    made = hooks.redeliver(delivery_id, actor=_actor())
+    if made is None:
+        message, ok = _("Another runner is delivering this message right now; try again in a minute."), False
+    elif made.ok:
+        message, ok = _("Redelivered: the receiver answered %(status)s.", status=made.status_code), True
+    else:
+        message, ok = _("Redelivery failed: %(error)s.", error=made.error), False
+    if not wants_fragment():
+        flash(message, "success" if ok else "error")
+        return redirect(url_for("vendor.webhook_deliveries"), code=303)
+    return _deliveries(message=message, message_ok=ok)

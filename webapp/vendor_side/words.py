@@ -13,6 +13,9 @@ WORDS = {
     # IssuedKey.status
     "active": N_("active"),
     "superseded": N_("superseded"),
+    # WebhookDelivery.state (pending, above)
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
     # key types and channels
     "subscription": N_("subscription"),
     "trial-extension": N_("trial-extension"),

@@ -1,0 +1,104 @@
+"""Issue 14 on PostgreSQL: a reminder recorded once and each attempt claimed by one runner when
+several run at the same moment (INSERT ... ON CONFLICT DO NOTHING, the conditional UPDATE).
+
+Runs when TEST_POSTGRES_URL is set (`eval "$(scripts/start-postgres)"`), as tests/test_postgres.py.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from webapp import create_app
+from webapp.config import TestConfig
+from webapp.database import db
+
+from .test_webhooks import Receiver
+
+SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
+if not SERVER_URL:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL for these tests")
+    pytest.skip("TEST_POSTGRES_URL not set (eval \"$(scripts/start-postgres)\")", allow_module_level=True)
+
+
+@pytest.fixture
+def pg_app(tmp_path):
+    from flask_migrate import upgrade
+
+    name = "license_test_" + uuid.uuid4().hex[:12]
+    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    config = TestConfig().__dict__.copy()
+    config.update(SQLALCHEMY_DATABASE_URI=make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False),
+                  LICENSE_ROLE="both", LICENSE_INSTANCE_PATH=str(tmp_path), LICENSE_SKIP_SIGNING_KEY_CHECK=True,
+                  LICENSE_WEBHOOK_ALLOW_PRIVATE=True)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        from webapp.vendor_side import signing_keys
+
+        signing_keys.generate(dev=True)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _together(app, work, count: int = 4) -> list[BaseException]:
+    errors: list[BaseException] = []
+    gate = threading.Barrier(count)
+
+    def run():
+        try:
+            with app.app_context():
+                gate.wait()
+                work()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_runners_at_once_on_postgresql_record_and_send_everything_once(pg_app):
+    from webapp.vendor_side import events, webhooks
+    from webapp.vendor_side.ledger import issue_key
+    from webapp.vendor_side.models import Event, WebhookAttempt
+
+    receiver = Receiver().start()
+    try:
+        with pg_app.app_context():
+            webhooks.add_endpoint(receiver.url, None, actor="t")
+            soon = datetime.now(timezone.utc) + timedelta(days=3)
+            for n in range(5):
+                issue_key(install_id=f"{n:032x}", aku=5, type="subscription", channel="offline-contract",
+                          reference="C", product="P", issued_by="t", expires_at=soon)
+            db.session.commit()
+        def scan():
+            events.scan_expiry()
+            db.session.commit()
+
+        assert _together(pg_app, scan) == []
+        assert _together(pg_app, lambda: webhooks.deliver_due()) == []
+        with pg_app.app_context():
+            kinds = db.session.scalars(db.select(Event.type)).all()
+            assert sorted(kinds) == ["key.issued"] * 5 + ["license.expiring"] * 5
+            assert db.session.scalar(db.select(db.func.count()).select_from(WebhookAttempt)) == 10
+        ids = [r["headers"]["webhook-id"] for r in receiver.requests]
+        assert len(ids) == 10 and len(set(ids)) == 10
+    finally:
+        receiver.stop()
