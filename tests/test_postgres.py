@@ -6,58 +6,29 @@ CI=true, where a missing server is a failure.
 """
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from webapp import create_app
-from webapp.config import TestConfig
 from webapp.database import db
+from tests import databases
 
-SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
-
-if not SERVER_URL:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL for these tests")
-    pytest.skip("TEST_POSTGRES_URL not set (eval \"$(scripts/start-postgres)\")", allow_module_level=True)
+databases.skip_module_without_server()
 
 
 @pytest.fixture
 def pg_url():
-    name = "license_test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(SERVER_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with databases.throwaway_database() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_app(pg_url, tmp_path):
-    from flask_migrate import upgrade
-
-    config = TestConfig().__dict__.copy()
-    config.update(SQLALCHEMY_DATABASE_URI=pg_url, LICENSE_ROLE="both",
-                  LICENSE_INSTANCE_PATH=str(tmp_path), LICENSE_SKIP_SIGNING_KEY_CHECK=True)
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        from webapp.vendor_side import signing_keys
-
-        signing_keys.generate(dev=True)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with databases.migrated_app(pg_url, tmp_path, LICENSE_ROLE="both") as app:
+        yield app
 
 
 def test_migrations_match_the_models_and_go_down_to_empty(pg_app):

@@ -4,17 +4,14 @@ on them. Plans, not times: no test asserts a time. The search box's readings sti
 keys as before it was one indexed read per reading."""
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, inspect
 
-from webapp import create_app
-from webapp.config import TestConfig
 from webapp.database import db
+from tests import databases
 
 SEARCH_INDEXES = {
     "ix_license_issued_keys_reference": ["reference"],
@@ -24,16 +21,11 @@ INSTALL = "0123456789abcdef0123456789abcdef"
 CODE = "AMQ-0123456789ABCDEF"
 
 
-def _migrated_app(url: str, folder) -> object:
-    from flask_migrate import upgrade
-
-    config = TestConfig().__dict__.copy()
-    config.update(SQLALCHEMY_DATABASE_URI=url, LICENSE_ROLE="vendor", LICENSE_INSTANCE_PATH=str(folder),
-                  LICENSE_SKIP_SIGNING_KEY_CHECK=True)
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-    return app
+@pytest.fixture
+def sqlite_app(tmp_path):
+    with databases.migrated_app(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, signing_key=False,
+                                LICENSE_ROLE="vendor") as app:
+        yield app
 
 
 def _fill(app) -> dict:
@@ -108,18 +100,18 @@ def _statements(app, keys) -> dict[str, tuple[str, object]]:
     return found
 
 
-def test_the_migrated_schema_has_the_search_indexes(tmp_path):
-    app = _migrated_app(f"sqlite:///{tmp_path / 'm.db'}", tmp_path)
+def test_the_migrated_schema_has_the_search_indexes(sqlite_app):
+    app = sqlite_app
     with app.app_context():
         indexes = {i["name"]: i["column_names"] for i in inspect(db.engine).get_indexes("license_issued_keys")}
     assert {name: indexes.get(name) for name in SEARCH_INDEXES} == SEARCH_INDEXES
 
 
-def test_every_search_shape_reads_indexes_on_sqlite(tmp_path):
+def test_every_search_shape_reads_indexes_on_sqlite(sqlite_app):
     """EXPLAIN QUERY PLAN of each shape, on a migrated database without statistics (as production
     has them): the ledger is searched through an index, never scanned whole (not even along an
     index), and the list's order is read from its index rather than sorted."""
-    app = _migrated_app(f"sqlite:///{tmp_path / 'm.db'}", tmp_path)
+    app = sqlite_app
     keys = _fill(app)
     with app.app_context():
         for name, (statement, parameters) in _statements(app, keys).items():
@@ -136,8 +128,8 @@ def test_every_search_shape_reads_indexes_on_sqlite(tmp_path):
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_the_search_box_and_the_api_find_the_same_keys_as_before(tmp_path, name):
-    app = _migrated_app(f"sqlite:///{tmp_path / 'm.db'}", tmp_path)
+def test_the_search_box_and_the_api_find_the_same_keys_as_before(sqlite_app, name):
+    app = sqlite_app
     keys = _fill(app)
     expected = {
         "api install ID": ["second", "first"], "api code": ["second", "first"], "api last 4": ["second", "first"],
@@ -155,27 +147,11 @@ def test_the_search_box_and_the_api_find_the_same_keys_as_before(tmp_path, name)
         assert _search("page", {"q": "nothing-like-it"}).rows == []
 
 
-SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
-
-
 @pytest.fixture
 def pg_app(tmp_path):
-    if not SERVER_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL for these tests")
-        pytest.skip("TEST_POSTGRES_URL not set (eval \"$(scripts/start-postgres)\")")
-    name = "license_test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    app = _migrated_app(make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False), tmp_path)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with databases.throwaway_database() as url, \
+            databases.migrated_app(url, tmp_path, signing_key=False, LICENSE_ROLE="vendor") as app:
+        yield app
 
 
 def test_the_migrated_schema_has_the_search_indexes_on_postgresql(pg_app):

@@ -5,53 +5,24 @@ Runs when TEST_POSTGRES_URL is set (`eval "$(scripts/start-postgres)"`), as test
 """
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from webapp import create_app
-from webapp.config import TestConfig
 from webapp.database import db
+from tests import databases
 
 from .test_webhooks import Receiver
 
-SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
-if not SERVER_URL:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL for these tests")
-    pytest.skip("TEST_POSTGRES_URL not set (eval \"$(scripts/start-postgres)\")", allow_module_level=True)
+databases.skip_module_without_server()
 
 
 @pytest.fixture
 def pg_app(tmp_path):
-    from flask_migrate import upgrade
-
-    name = "license_test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    config = TestConfig().__dict__.copy()
-    config.update(SQLALCHEMY_DATABASE_URI=make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False),
-                  LICENSE_ROLE="both", LICENSE_INSTANCE_PATH=str(tmp_path), LICENSE_SKIP_SIGNING_KEY_CHECK=True,
-                  LICENSE_WEBHOOK_ALLOW_PRIVATE=True)
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        from webapp.vendor_side import signing_keys
-
-        signing_keys.generate(dev=True)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with databases.throwaway_database() as url, \
+            databases.migrated_app(url, tmp_path, LICENSE_ROLE="both", LICENSE_WEBHOOK_ALLOW_PRIVATE=True) as app:
+        yield app
 
 
 def _together(app, work, count: int = 4) -> list[BaseException]:
