@@ -35,7 +35,6 @@ import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -46,36 +45,13 @@ from datetime import datetime, timedelta, timezone  # noqa: E402
 import requests  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
+from bench._servers import BIN, clean_environ, flask, free_port  # noqa: E402
 from webapp import product_key  # noqa: E402
 
-BIN = Path(sys.executable).parent
 PASSWORD = "bench password 1"
 EMAIL = "operator@example.com"
 KID = "bench-2026-12"
 WORKERS = 2
-# What a deployment's environment may hold that would change the servers started here.
-_OURS = ("LICENSE_", "MARKETPLACE_", "ALIBABA_CLOUD_", "RATELIMIT_", "VENDOR_", "PROMETHEUS_")
-_ALSO = ("SECRET_KEY", "DATABASE_URL", "WEB_CONCURRENCY", "TRUSTED_PROXIES", "GUNICORN_CMD_ARGS", "FLASK_APP")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def clean_environ(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS) and k not in _ALSO}
-    env.update(values)
-    return env
-
-
-def flask(env: dict, *args: str, input: str | None = None) -> str:
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=REPO, env=env, input=input,
-                            capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        sys.exit(f"flask {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result.stdout
 
 
 class Server:

@@ -30,6 +30,7 @@ sys.path[0] = str(REPO)
 import requests  # noqa: E402
 
 from bench._measure import measure  # noqa: E402
+from bench._servers import free_port  # noqa: E402
 
 from marketplace_adapter import MarketplaceClient  # noqa: E402
 from marketplace_adapter.parsing import parse_license  # noqa: E402
@@ -44,12 +45,6 @@ from marketplace_adapter.simulator.wsgi import call_app, make_environ  # noqa: E
 
 CODE = "DEMO-AKU20-READY-7K3Q"
 BASELINE = "bare requests.Session().post (baseline)"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_simulator(log_file) -> tuple[subprocess.Popen, str]:

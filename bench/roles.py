@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,10 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # The repository, not bench/ (whose http.py would stand in for the standard library's http).
 sys.path[0] = str(REPO)
-BIN = Path(sys.executable).parent
-_OURS = ("LICENSE_", "MARKETPLACE_", "ALIBABA_CLOUD_", "RATELIMIT_", "VENDOR_")
-_ALSO = ("SECRET_KEY", "DATABASE_URL", "WEB_CONCURRENCY", "TRUSTED_PROXIES", "GUNICORN_CMD_ARGS",
-         "FLASK_APP", "PROMETHEUS_MULTIPROC_DIR")
+
+from bench._servers import BIN, clean_environ, flask, free_port  # noqa: E402
 
 PROBE = r'''
 import json, sys, time
@@ -61,15 +57,8 @@ print(json.dumps({
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def role_environ(role: str, folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS) and k not in _ALSO}
-    env.update(
+    env = clean_environ(
         PYTHONPATH=str(REPO), LICENSE_ROLE=role, SECRET_KEY="bench-secret-key-0123456789",
         LICENSE_DATA_KEY="bench-data-key-0123456789abcdef", LICENSE_SIGNING_KEY_PASSPHRASE="bench passphrase",
         DATABASE_URL=f"sqlite:///{folder / 'bench.db'}", LICENSE_INSTANCE_PATH=str(folder / "instance"),
@@ -90,13 +79,6 @@ def role_environ(role: str, folder: Path) -> dict[str, str]:
         keys.write_text(json.dumps({"2026-11-a": public_key_pem(Ed25519PrivateKey.generate().public_key())}))
         env["LICENSE_PUBLIC_KEYS"] = str(keys)
     return env
-
-
-def flask(env: dict, *args: str) -> None:
-    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise SystemExit(f"flask {' '.join(args)} failed: {done.stderr}")
 
 
 def children(pid: int) -> list[int]:
