@@ -88,6 +88,9 @@ ACTION_LABELS = {
     "webhook_endpoint_added": lazy_gettext("Webhook endpoint added"),
     "webhook_endpoint_removed": lazy_gettext("Webhook endpoint removed"),
     "webhook_redelivered": lazy_gettext("Webhook redelivered"),
+    "buyer_contact_recorded": lazy_gettext("Buyer e-mail recorded for reminders"),
+    "buyer_contact_removed": lazy_gettext("Buyer e-mail removed"),
+    "mail_sent_again": lazy_gettext("E-mail sent again"),
     # the environment side
     "license_activated": lazy_gettext("License activated"),
     "license_activation_refused": lazy_gettext("Activation refused"),

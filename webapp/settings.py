@@ -316,6 +316,35 @@ SETTINGS: tuple[Setting, ...] = (
             "(docs/vendor.md, \"Webhooks and reminders\")", "vendor"),
     Setting("LICENSE_WEBHOOK_TIMEOUT", 10.0, None, "seconds one webhook attempt may take (connect, then read)",
             "vendor"),
+    # E-mail, with Flask-Mail's names (a host that has Flask-Mail shares its settings)
+    Setting("MAIL_SERVER", None, text, "the SMTP server that sends e-mail (reminders, the daily digest); unset: "
+            "no e-mail is written or sent", "vendor", blank_unset=True),
+    Setting("MAIL_PORT", 25, integer, "the SMTP server's port (587 with `MAIL_USE_TLS`, 465 with `MAIL_USE_SSL`)",
+            "vendor"),
+    Setting("MAIL_USE_TLS", False, flag, "STARTTLS after connecting; the server's certificate is verified", "vendor"),
+    Setting("MAIL_USE_SSL", False, flag, "TLS from the first byte (port 465); the server's certificate is verified",
+            "vendor"),
+    Setting("MAIL_USERNAME", None, text, "SMTP login; unset: no login", "vendor", blank_unset=True),
+    Setting("MAIL_PASSWORD", None, text, "SMTP password (redacted from logs)", "vendor", blank_unset=True),
+    Setting("MAIL_DEFAULT_SENDER", None, text,
+            "the From address (`Licenses <licenses@example.com>`); required with `MAIL_SERVER`", "vendor",
+            blank_unset=True),
+    Setting("LICENSE_MAIL_TIMEOUT", 10.0, None, "seconds the SMTP server may take to connect or answer", "vendor"),
+    Setting("LICENSE_NOTIFY_EMAIL", None, text,
+            "the seller's team's addresses (comma-separated): expiry reminders and the daily digest of what "
+            "needs attention; unset: none", "vendor", blank_unset=True),
+    Setting("LICENSE_NOTIFY_LOCALE", Computed(lambda ctx: ctx.config["LICENSE_DEFAULT_LOCALE"],
+                                              "`LICENSE_DEFAULT_LOCALE`"), locale,
+            "the language of the e-mails to the seller's team", "vendor"),
+    Setting("LICENSE_DIGEST_HOUR", 1, integer,
+            "the hour (UTC, 0 to 23) from which `license notify` sends the day's digest (1: 09:00 in Beijing); "
+            "a day with nothing to report sends none; `24`: no digest", "vendor"),
+    Setting("LICENSE_EXTERNAL_URL", None, text,
+            "the vendor side's own public base URL (`https://licenses.example.com`), for links in e-mails; unset: "
+            "e-mails name the install ID instead of linking", "vendor", blank_unset=True),
+    Setting("LICENSE_RENEW_URL", None, text,
+            "where buyers' reminders send them to renew (the product's page on the marketplace); unset: they "
+            "are told to renew in their Alibaba Cloud console's marketplace orders", "vendor", blank_unset=True),
 )
 
 BY_NAME: dict[str, Setting] = {row.name: row for row in SETTINGS}

@@ -35,7 +35,9 @@ ALLOWED = ENVIRONMENT_ALLOWED + (
     # issue 14: "Webhook" stays Latin (docs/glossary.md), the standard's name, the URL and the settings' names
     "Standard Webhooks", "Webhook", "POST", "URL", "http://", "https://", "127.0.0.1:9/hooks",
     "https://hooks.example.com/license", "license notify",
-    "LICENSE_WEBHOOK_ALLOW_PRIVATE", "LICENSE_REMIND_DAYS")
+    "LICENSE_WEBHOOK_ALLOW_PRIVATE", "LICENSE_REMIND_DAYS",
+    # issue 14's e-mail: the settings' names and the document that explains them
+    "MAIL_SERVER", "MAIL_DEFAULT_SENDER", "docs/vendor.md")
 PATTERNS = (
     r"\b[0-9a-f]{32}\b",  # an install ID
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",  # a record id
@@ -224,5 +226,10 @@ def test_the_vendor_side_in_each_language(browser, live_server, locale, width):
         expect(page.locator("h1")).to_have_text(w["deliveries"])
         expect(page.locator("#deliveries tbody tr").first).to_contain_text(w["next"])
         step("16-deliveries")
+
+        # The E-mail page, e-mail off (no MAIL_SERVER here): it says so, in the page's language.
+        page.goto(live_server.url + "/vendor/mail")
+        expect(page.locator("#mail-off")).to_contain_text("MAIL_SERVER")
+        step("17-mail")
     finally:
         context.close()

@@ -33,6 +33,7 @@ def init_app(app, state) -> None:
     state.add_nav("vendor.audit_log", lazy_gettext("Audit log"), AccountRole.ISSUER)
     state.add_nav("vendor.offline", lazy_gettext("Offline keys"), AccountRole.ADMIN)
     state.add_nav("vendor.webhooks", lazy_gettext("Webhooks"), AccountRole.ADMIN)
+    state.add_nav("vendor.mail_outbox", lazy_gettext("E-mail"), AccountRole.ADMIN)
     if market.simulated:
         state.add_nav("vendor.demo_codes", lazy_gettext("Demo codes"), AccountRole.ISSUER)
     state.homes[AccountRole.ISSUER] = "vendor.issue_page"

@@ -95,9 +95,17 @@ def public_keys(include_dev: bool) -> None:
 @click.option("--contract", required=True, help="The contract number (the key's reference).")
 @click.option("--type", "key_type", type=click.Choice([t.value for t in offline.KEY_TYPES]), default=KeyType.SUBSCRIPTION.value, show_default=True)
 @click.option("--reason", default=NO_REASON, help="Why, for the audit log.")
-def issue(install_id: str, aku: str, days: str, contract: str, key_type: str, reason: str) -> None:
+@click.option("--buyer-email", default=None,
+              help="The buyer's e-mail for expiry reminders (only with --buyer-consented).")
+@click.option("--buyer-consented", is_flag=True, help="The buyer agreed to receive expiry reminders by e-mail.")
+@click.option("--buyer-language", type=click.Choice(["en", "zh_Hans_CN"]), default=None,
+              help="The language of the buyer's reminders (default LICENSE_DEFAULT_LOCALE).")
+def issue(install_id: str, aku: str, days: str, contract: str, key_type: str, reason: str, buyer_email: str | None,
+          buyer_consented: bool, buyer_language: str | None) -> None:
     """Sign an offline-contract key; print it. The rules are the Offline keys page's (`offline`)."""
     require_side(Role.VENDOR)
+    from . import mail
+
     try:
         order = offline.read_order({"install_id": install_id, "aku": aku, "days": days, "contract": contract,
                                     "type": key_type, "reason": reason})
@@ -105,12 +113,24 @@ def issue(install_id: str, aku: str, days: str, contract: str, key_type: str, re
         for name, message in exc.errors.items():
             say(f"error: --{OPTION_OF_FIELD.get(name, name)}: {message}")
         sys.exit(2)
+    if buyer_email and not buyer_consented:
+        say("error: --buyer-email: pass --buyer-consented too, once the buyer agreed to receive reminders")
+        sys.exit(2)
+    try:
+        contact = mail.read_contact(buyer_email, buyer_language, buyer_consented)
+    except mail.ContactRefused as exc:
+        say(f"error: --buyer-email: {exc}")
+        sys.exit(2)
     need_signing_key()
     try:
         record = offline.issue_offline(order, actor="cli").key
     except IssueError as exc:
         say(f"error: {exc.message}")
         sys.exit(1)
+    if contact is not None:
+        mail.set_contact(record.install_id, *contact, actor="cli")
+        db.session.commit()
+        say(f"Recorded the buyer's e-mail for expiry reminders ({contact[1]}).")
     say(f"Issued key seq {record.seq} for {record.install_id}: {record.aku} AKU until "
         f"{product_key.format_time(record.expires_at)}.")
     click.echo(record.product_key)
@@ -175,6 +195,7 @@ def notify_command() -> None:
 
     try:
         events.remind_days()
+        _check_mail_settings()
     except ValueError as exc:
         say(f"error: {exc}")
         sys.exit(2)
@@ -184,6 +205,54 @@ def notify_command() -> None:
     d = summary["deliveries"]
     say(f"Recorded {recorded} event(s); deliveries: {d['succeeded']} succeeded, {d['retrying']} to retry, "
         f"{d['failed']} failed.")
+    m = summary["mail"]
+    if m.get("enabled"):
+        say(f"E-mail: {m['sent']} sent, {m['retrying']} to retry, {m['failed']} failed, {m['dropped']} dropped"
+            + (", the day's digest written." if m["digest"] else "."))
+    else:
+        say("E-mail: off (MAIL_SERVER is not set).")
+
+
+def _check_mail_settings() -> None:
+    """With MAIL_SERVER set, the rest must be usable too (ValueError, in English, says what is not)."""
+    from .. import mailer
+
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        return
+    try:
+        mailer.SmtpSettings.from_config(config)
+    except mailer.MailNotConfigured as exc:
+        raise ValueError(str(exc)) from None
+    if config["LICENSE_NOTIFY_EMAIL"] and not mailer.parse_addresses(config["LICENSE_NOTIFY_EMAIL"]):
+        raise ValueError(f"LICENSE_NOTIFY_EMAIL holds no e-mail address: {config['LICENSE_NOTIFY_EMAIL']!r}")
+
+
+@license_cli.command("mail-test")
+@click.argument("address")
+def mail_test(address: str) -> None:
+    """Send one test message to ADDRESS now, with the MAIL_* settings; exit 1 if it fails."""
+    require_side(Role.VENDOR)
+    from .. import mailer
+    from . import mail
+
+    if not mailer.valid_address(address):
+        say(f"error: {address!r} is not an e-mail address")
+        sys.exit(2)
+    try:
+        _check_mail_settings()
+        if not current_app.config["MAIL_SERVER"]:
+            raise ValueError("MAIL_SERVER is not set: no e-mail is sent")
+        message = mail.send_test(address)
+    except ValueError as exc:
+        say(f"error: {exc}")
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the SMTP server's refusal, said plainly
+        _retry, why = mailer.classify(exc)
+        server = f"{current_app.config['MAIL_SERVER']}:{current_app.config['MAIL_PORT']}"
+        say(f"error: the test message to {address} was not sent ({server}): {why}")
+        sys.exit(1)
+    say(f"Sent a test message to {address} ({message['Message-ID']}).")
 
 
 @license_cli.group("webhooks")

@@ -116,7 +116,7 @@ def _insert(values: dict):
 def record(type: str, dedupe_key: str, data: dict, *, install_id: str | None = None, key_id: str | None = None,
            binding_id: int | None = None, now: datetime | None = None) -> int | None:
     """Record an event once, in the caller's transaction, with a delivery for every endpoint that
-    wants it. Answers the new event's id, or None when `dedupe_key` was recorded before."""
+    wants it and the e-mails it writes (`mail`). Answers the new event's id, or None when `dedupe_key` was recorded before."""
     now = (now or clock.now()).replace(microsecond=0)
     event_id = db.session.execute(_insert({
         "type": type, "dedupe_key": dedupe_key[:160], "install_id": install_id, "key_id": key_id,
@@ -130,6 +130,9 @@ def record(type: str, dedupe_key: str, data: dict, *, install_id: str | None = N
             db.session.add(WebhookDelivery(endpoint_id=endpoint.id, event_id=event_id, msg_id=new_msg_id(),
                                            next_attempt_at=now, created_at=now))
     db.session.flush()
+    from . import mail  # the e-mails it writes (mail imports this module)
+
+    mail.enqueue_for_event(event_id, type, install_id, now)
     return event_id
 
 

@@ -229,3 +229,55 @@ class WebhookAttempt(db.Model):
     error: Mapped[str | None] = mapped_column(String(255))
     duration_ms: Mapped[int | None]
     actor: Mapped[str | None] = mapped_column(String(254))  # who pressed Redeliver; None: the runner
+
+
+# ---------------------------------------------------------------------------------------------
+# E-mail (issue 14; `webapp.vendor_side.mail`)
+
+
+class BuyerContact(db.Model):
+    """The buyer's e-mail for an environment's expiry reminders: recorded by staff at issuing,
+    with the buyer's consent (never read from the marketplace). `email_encrypted`: with
+    LICENSE_DATA_KEY, like the codes. `locale`: the language the buyer's reminders are written in."""
+
+    __tablename__ = "license_buyer_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    install_id: Mapped[str] = mapped_column(String(32), unique=True)
+    email_encrypted: Mapped[str] = mapped_column(Text)
+    email_hint: Mapped[str] = mapped_column(String(64))  # `b***@example.com`, for the pages
+    locale: Mapped[str] = mapped_column(String(16))
+    consent_recorded_by: Mapped[str] = mapped_column(String(254))
+    consent_recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+
+class MailState(StrEnum):
+    PENDING = "pending"  # due at `next_attempt_at` (a runner's claim pushes it a lease ahead)
+    SENT = "sent"  # the SMTP server accepted it
+    FAILED = "failed"  # refused for good, or every attempt of the schedule failed
+    DROPPED = "dropped"  # nobody to send it to any more (the address was removed)
+
+
+class MailMessage(db.Model):
+    """One e-mail to send: a reminder for an event, or a day's digest. Recorded once
+    (`dedupe_key` unique, insert-or-skip, as the events); written when it is sent, in its
+    recipient's language, to the address known then (`recipient`: `team`, LICENSE_NOTIFY_EMAIL,
+    or `buyer`, the environment's BuyerContact), so no address is stored twice."""
+
+    __tablename__ = "license_mail_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # an event type, or "digest"
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    recipient: Mapped[str] = mapped_column(String(16))  # "team" or "buyer"
+    event_id: Mapped[int | None] = mapped_column(index=True)
+    install_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    data: Mapped[Any | None] = mapped_column(JSON)  # the digest's findings
+    message_id: Mapped[str] = mapped_column(String(128), unique=True)  # the Message-ID header
+    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING, index=True)  # MailState
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -22,10 +22,11 @@ from ..models.accounts import AccountRole
 from ..models.audit import AuditEvent
 from ..product_key import KeyType
 from .models import IssuedKey
-from . import explain, offline as offline_keys, reconcile as reconciling, search
+from . import explain, mail, offline as offline_keys, reconcile as reconciling, search
 from .issuing import issue_from_code
 from .verification import verify_code
 from .marketplace import market
+from .words import word
 from .rules import CHANGE_LABELS, Change, IssueError, _join, code_fields, field_errors, iso
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
@@ -37,6 +38,7 @@ def _actor() -> str:
 
 def _panel(status: int = 200, **context):
     context.setdefault("values", {"code": "", "install_id": request.args.get("install_id", "")})
+    context["values"] = {**context["values"], **_contact_values()}
     context.setdefault("field_errors", {})
     context.setdefault("change_labels", CHANGE_LABELS)
     return render("license/vendor_side/issue.html", "license/vendor_side/_issue_panel.html", status, **context)
@@ -74,6 +76,12 @@ def issue():
     if (transfer or replace) and not current_user.has_role(AccountRole.ADMIN):
         abort(403)
     reason = (request.form.get("reason") or "").strip() or None
+    form = request.form
+    try:  # the buyer's e-mail is checked before anything is issued
+        contact = mail.read_contact(form.get("buyer_email"), form.get("buyer_language"), form.get("buyer_consent") == "1")
+    except mail.ContactRefused as exc:
+        return _panel(422, values=values, field_errors={"buyer_email": exc.text()},
+                      verification=verify_code(values["code"], values["install_id"]))
     try:
         issued = issue_from_code(values["code"], values["install_id"], actor=_actor(),
                                  transfer=transfer, replace=replace, reason=reason)
@@ -82,11 +90,22 @@ def issue():
         if exc.code in ("code_bound_elsewhere", "install_has_license", "reason_required"):
             verification = verify_code(values["code"], values["install_id"])
         return _panel(422, values=values, error=exc, verification=verification)
+    if contact is not None:
+        mail.set_contact(issued.key.install_id, *contact, actor=_actor())
+        db.session.commit()
     if not wants_fragment():
         flash(_("Product key issued.") if issued.created else _("Nothing changed: this is the stored key."), "success")
         return redirect(url_for("vendor.key_detail", key_id=issued.key.id), code=303)
     response = _panel(values=values, issued=issued)
     return trigger(response, "key-issued") if issued.created else response
+
+
+def _contact_values() -> dict:
+    """The buyer's e-mail fields of the issuing form, as typed (kept across its steps)."""
+    form = request.form
+    return {"buyer_email": (form.get("buyer_email") or "").strip()[:254],
+            "buyer_language": form.get("buyer_language") or current_locale(),
+            "buyer_consent": form.get("buyer_consent") == "1"}
 
 
 # ------------------------------------------------------------------ keys
@@ -117,7 +136,22 @@ def key_detail(key_id: str):
     binding = tl.binding
     state = search.row_status(key, binding, clock.now())
     return render("license/vendor_side/key.html", "license/vendor_side/_timeline.html", key=key, timeline=tl, binding=binding,
-                  key_state=state, status_label=search.STATUS_LABELS[state])
+                  key_state=state, status_label=search.STATUS_LABELS[state], contact=mail.contact_for(key.install_id))
+
+
+@bp.post("/keys/<key_id>/buyer-contact/remove")
+@roles_required(AccountRole.ISSUER)
+def buyer_contact_remove(key_id: str):
+    """Forget the buyer's e-mail of the key's environment: no more reminders to them."""
+    key = db.session.get(IssuedKey, key_id) or abort(404)
+    removed = mail.remove_contact(key.install_id, actor=_actor())
+    message = (_("Removed the buyer's e-mail: they get no more reminders.") if removed
+               else _("No buyer e-mail was recorded."))
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(url_for("vendor.key_detail", key_id=key.id), code=303)
+    return render("license/vendor_side/key.html", "license/vendor_side/_buyer_contact.html", key=key, contact=None,
+                  contact_message=message)
 
 
 # ------------------------------------------------------------------ decoder
@@ -235,7 +269,7 @@ def _attention(status: int = 200, **context):
 
 def _reminders():
     """The latest expiry reminders and expiries `license notify` recorded (issue 14), each with
-    what became of its webhooks: `(event, delivered, total)`."""
+    what became of its webhooks and e-mails: `(event, delivered, total, mailed, mail_total)`."""
     from .events import LICENSE_EXPIRED, LICENSE_EXPIRING, recent
     from .models import DeliveryState, WebhookDelivery
 
@@ -246,7 +280,9 @@ def _reminders():
                 db.select(WebhookDelivery.event_id, WebhookDelivery.state)
                 .where(WebhookDelivery.event_id.in_([e.id for e in found]))):
             states.setdefault(event_id, []).append(state)
-    return [(e, sum(1 for s in states.get(e.id, []) if s == DeliveryState.SUCCEEDED), len(states.get(e.id, [])))
+    mailed = mail.states_of_events([e.id for e in found])
+    return [(e, sum(1 for s in states.get(e.id, []) if s == DeliveryState.SUCCEEDED), len(states.get(e.id, [])),
+             sum(1 for s in mailed.get(e.id, []) if s == "sent"), len(mailed.get(e.id, [])))
             for e in found]
 
 
@@ -506,3 +542,50 @@ def webhook_redeliver(delivery_id: str):
         flash(message, "success" if ok else "error")
         return redirect(url_for("vendor.webhook_deliveries"), code=303)
     return _deliveries(message=message, message_ok=ok)
+
+
+# ------------------------------------------------------------------ e-mail (admin; issue 14)
+
+
+def _mail_page(status: int = 200, **context):
+    from .models import MailState
+
+    state = request.values.get("state") or None
+    if state not in tuple(MailState):
+        state = None
+    config = current_app.config
+    return render("license/vendor_side/mail.html", "license/vendor_side/_mail.html", status,
+                  messages=mail.outbox(limit=100, state=state), state=state, states=tuple(MailState),
+                  enabled=mail.enabled(), team=mail.team_addresses(), server=config["MAIL_SERVER"],
+                  digest_hour=config["LICENSE_DIGEST_HOUR"], **context)
+
+
+@bp.get("/mail")
+@roles_required(AccountRole.ADMIN)
+def mail_outbox():
+    return _mail_page()
+
+
+@bp.post("/mail/<message_id>/send")
+@roles_required(AccountRole.ADMIN)
+def mail_send_again(message_id: str):
+    """One attempt now, whatever the message's state; what the SMTP server said is listed."""
+    from .models import MailMessage, MailState
+
+    message_id = inputs.record_id(message_id) or abort(404)
+    if db.session.get(MailMessage, message_id) is None:
+        abort(404)
+    if not mail.enabled():
+        message, ok = _("E-mail is off: MAIL_SERVER and MAIL_DEFAULT_SENDER are not both set."), False
+    else:
+        sent = mail.send_again(message_id, actor=_actor())
+        if sent is None:
+            message, ok = _("Another runner is sending this message right now; try again in a minute."), False
+        elif sent.state == MailState.SENT:
+            message, ok = _("Sent: the SMTP server accepted it."), True
+        else:
+            message, ok = _("Not sent: %(error)s.", error=sent.last_error or word(sent.state)), False
+    if not wants_fragment():
+        flash(message, "success" if ok else "error")
+        return redirect(url_for("vendor.mail_outbox"), code=303)
+    return _mail_page(message=message, message_ok=ok)

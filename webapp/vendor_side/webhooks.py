@@ -411,7 +411,8 @@ def redeliver(delivery_id: int, *, actor: str) -> WebhookAttempt | None:
 
 def run(now: datetime | None = None) -> dict:
     """`flask license notify`: record what is due (renewals and discards the stored marketplace reads
-    show, expiry reminders), then deliver the due webhooks. The summary it prints."""
+    show, expiry reminders), then deliver the due webhooks, then the e-mails (`mail.run`: the day's
+    digest, the due reminders). The summary it prints."""
     from .reconcile import attention
 
     now = (now or clock.now()).replace(microsecond=0)
@@ -420,7 +421,9 @@ def run(now: datetime | None = None) -> dict:
     recorded.update(events.scan_expiry(now))
     db.session.commit()
     delivered = deliver_due(now)
-    return {"at": product_key.format_time(now), "events": recorded, "deliveries": delivered}
+    from . import mail
+
+    return {"at": product_key.format_time(now), "events": recorded, "deliveries": delivered, "mail": mail.run(now)}
 
 
 def deliveries(limit: int = 100, state: str | None = None) -> list[tuple[WebhookDelivery, Event, WebhookEndpoint]]:

@@ -16,6 +16,12 @@ WORDS = {
     # WebhookDelivery.state (pending, above)
     "succeeded": N_("succeeded"),
     "failed": N_("failed"),
+    # MailMessage.state (pending and failed, above) and recipient
+    "sent": N_("sent"),
+    "dropped": N_("dropped"),
+    "team": N_("team"),
+    "buyer": N_("buyer"),
+    "digest": N_("digest"),
     # key types and channels
     "subscription": N_("subscription"),
     "trial-extension": N_("trial-extension"),
