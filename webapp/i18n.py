@@ -83,6 +83,18 @@ def N_(message: str) -> str:
     """Marks words for the catalogue (pybabel extract); `gettext` translates them where they are shown."""
     return message
 
+
+class Refusal(ValueError):
+    """A refusal said in two languages: `str(exc)` is English (the CLI, the logs, what is
+    recorded), `exc.text()` is in the page's language. `message` is marked with `N_`."""
+
+    def __init__(self, message: str, **variables) -> None:
+        super().__init__(message % variables if variables else message)
+        self.message, self.variables = message, variables
+
+    def text(self) -> str:
+        return gettext(self.message, **self.variables)
+
 # The product-key codec imports nothing of the app: its refusals' words come through here.
 from . import product_key as _product_key  # noqa: E402
 

@@ -25,11 +25,11 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import clock, product_key
 from ..database import db
 from ..i18n import lazy_gettext
+from . import outbox
 from .models import CodeBinding, Event, IssuedKey, KeyStatus, WebhookDelivery, WebhookEndpoint
 
 KEY_ISSUED = "key.issued"
@@ -107,21 +107,15 @@ def key_data(key: IssuedKey, now: datetime, **extra) -> dict:
     return data
 
 
-def _insert(values: dict):
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(Event).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id)
-
-
 def record(type: str, dedupe_key: str, data: dict, *, install_id: str | None = None, key_id: str | None = None,
            binding_id: int | None = None, now: datetime | None = None) -> int | None:
     """Record an event once, in the caller's transaction, with a delivery for every endpoint that
     wants it and the e-mails it writes (`mail`). Answers the new event's id, or None when `dedupe_key` was recorded before."""
     now = (now or clock.now()).replace(microsecond=0)
-    event_id = db.session.execute(_insert({
+    event_id = outbox.insert_once(Event, {
         "type": type, "dedupe_key": dedupe_key[:160], "install_id": install_id, "key_id": key_id,
         "binding_id": binding_id, "occurred_at": now, "data": data,
-    })).scalar()
+    })
     if event_id is None:
         return None
     endpoints = db.session.scalars(db.select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))).all()

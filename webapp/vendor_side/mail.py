@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import audit, clock, mailer, product_key
 from ..database import db
 from ..datakey import DataKeyError, data_key
-from ..i18n import N_, gettext, ngettext, normalize
-from . import events
+from ..i18n import N_, Refusal, gettext, ngettext, normalize
+from . import events, outbox
 from .models import BuyerContact, DeliveryState, Event, IssuedKey, KeyStatus, MailMessage, MailState, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -54,21 +52,12 @@ BUYER_EVENTS = (events.LICENSE_EXPIRING,)
 DIGEST_LIMIT = 50  # items per section of the digest
 
 
-class ContactRefused(ValueError):
+class ContactRefused(Refusal):
     """A buyer's e-mail that cannot be recorded; `text()` is in the page's language."""
-
-    def __init__(self, message: str, **variables) -> None:
-        super().__init__(message % variables if variables else message)
-        self.message, self.variables = message, variables
-
-    def text(self) -> str:
-        return gettext(self.message, **self.variables)
 
 
 def next_delay(failed_attempts: int) -> int | None:
-    if failed_attempts < 1 or failed_attempts > len(SCHEDULE):
-        return None
-    return SCHEDULE[failed_attempts - 1]
+    return outbox.next_delay(SCHEDULE, failed_attempts)
 
 
 def enabled() -> bool:
@@ -84,13 +73,11 @@ def _data_key():
 
 
 def _insert(values: dict) -> int | None:
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    """A new outbox message unless its `dedupe_key` was recorded before (`outbox.insert_once`)."""
     values.setdefault("message_id", mailer.new_message_id(current_app.config["MAIL_DEFAULT_SENDER"] or "localhost"))
     values.setdefault("state", MailState.PENDING)
     values.setdefault("attempts", 0)
-    stmt = insert(MailMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return db.session.execute(stmt.returning(MailMessage.id)).scalar()
+    return outbox.insert_once(MailMessage, values)
 
 
 # ------------------------------------------------------------------ buyers' contacts
@@ -173,14 +160,15 @@ def _item(key: IssuedKey, now: datetime, **extra) -> dict:
     return item
 
 
-def digest_findings(now: datetime) -> dict:
+def digest_findings(now: datetime, findings=None) -> dict:
     """What needs attention now, as the digest says it (JSON, kept with the message): codes
     renewed with no new key, codes lost (expired, discarded), live keys ending within the largest
-    reminder threshold, and the webhooks and e-mails that failed in the last day."""
+    reminder threshold, and the webhooks and e-mails that failed in the last day. `findings`:
+    `reconcile.attention(now)`, when the caller read it already."""
     from .reconcile import LOST, attention
 
     renewals, lost = [], []
-    for finding in attention(now):
+    for finding in attention(now) if findings is None else findings:
         if finding.needs_key:
             renewals.append(_item(finding.key, now, kind=str(finding.kind)))
         elif finding.kind in LOST:
@@ -210,17 +198,17 @@ def digest_is_empty(findings: dict) -> bool:
                 or findings["failedMail"])
 
 
-def enqueue_digest(now: datetime) -> bool:
+def enqueue_digest(now: datetime, findings=None) -> bool:
     """The day's digest, once a day from LICENSE_DIGEST_HOUR (UTC), when something needs attention."""
     if not enabled() or not team_addresses() or now.hour < int(current_app.config["LICENSE_DIGEST_HOUR"]):
         return False
     dedupe = f"{DIGEST}:{now.date().isoformat()}"
     if db.session.scalar(db.select(MailMessage.id).where(MailMessage.dedupe_key == dedupe)) is not None:
         return False  # sent today (the insert below would skip it too; this saves the queries)
-    findings = digest_findings(now)
-    if digest_is_empty(findings):
+    digest = digest_findings(now, findings)
+    if digest_is_empty(digest):
         return False
-    made = _insert({"kind": DIGEST, "dedupe_key": dedupe, "recipient": TEAM, "data": findings,
+    made = _insert({"kind": DIGEST, "dedupe_key": dedupe, "recipient": TEAM, "data": digest,
                     "next_attempt_at": now, "created_at": now}) is not None
     db.session.commit()
     return made
@@ -307,20 +295,8 @@ def compose(message: MailMessage) -> tuple[list[str], str, str, str, str]:
 
 
 def claim(message: MailMessage, now: datetime, *, force: bool = False) -> str | None:
-    """Take one attempt of a message: a conditional UPDATE that only one runner's matches."""
-    token = str(uuid.uuid4())
-    conditions = [MailMessage.id == message.id, MailMessage.attempts == message.attempts]
-    if force:
-        conditions.append((MailMessage.state != MailState.PENDING) | (MailMessage.claim_token.is_(None))
-                          | (MailMessage.next_attempt_at <= now))
-    else:
-        conditions += [MailMessage.state == MailState.PENDING, MailMessage.next_attempt_at <= now]
-    result = db.session.execute(
-        update(MailMessage).where(*conditions)
-        .values(claim_token=token, next_attempt_at=now + LEASE, state=MailState.PENDING)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return token if result.rowcount == 1 else None
+    """Take one attempt of a message (`outbox.claim`): only one runner's claim matches."""
+    return outbox.claim(MailMessage, message, now, lease=LEASE, force=force)
 
 
 def _finish(message_id: int, token: str, values: dict) -> None:
@@ -430,16 +406,17 @@ def send_test(address: str, now: datetime | None = None) -> MailMessage:
     return built
 
 
-def run(now: datetime) -> dict:
-    """`license notify`'s e-mail: the day's digest when due, then every due message."""
+def run(now: datetime, findings=None) -> dict:
+    """`license notify`'s e-mail: the day's digest when due (from `findings`, what
+    `reconcile.attention(now)` answered the caller), then every due message."""
     if not enabled():
         return {"enabled": False}
-    digest = enqueue_digest(now)
+    digest = enqueue_digest(now, findings)
     counts = deliver_due(now)
     return {"enabled": True, "digest": digest, **counts}
 
 
-def outbox(limit: int = 100, state: str | None = None) -> list[MailMessage]:
+def latest(limit: int = 100, state: str | None = None) -> list[MailMessage]:
     stmt = db.select(MailMessage).order_by(MailMessage.id.desc()).limit(limit)
     if state:
         stmt = stmt.where(MailMessage.state == state)

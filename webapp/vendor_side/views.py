@@ -555,7 +555,7 @@ def _mail_page(status: int = 200, **context):
         state = None
     config = current_app.config
     return render("license/vendor_side/mail.html", "license/vendor_side/_mail.html", status,
-                  messages=mail.outbox(limit=100, state=state), state=state, states=tuple(MailState),
+                  messages=mail.latest(limit=100, state=state), state=state, states=tuple(MailState),
                   enabled=mail.enabled(), team=mail.team_addresses(), server=config["MAIL_SERVER"],
                   digest_hour=config["LICENSE_DIGEST_HOUR"], **context)
 

@@ -33,7 +33,6 @@ import json
 import os
 import socket
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -46,8 +45,8 @@ from sqlalchemy import update
 from .. import audit, clock, product_key
 from ..database import db
 from ..datakey import DataKeyError, data_key
-from ..i18n import N_, gettext
-from . import events
+from ..i18n import N_, Refusal
+from . import events, outbox
 from .models import DeliveryState, Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 #: Seconds to wait after the n-th failed attempt (index n - 1); past the end: failed.
@@ -62,16 +61,9 @@ RESPONSE_KEPT = 1000  # characters of the receiver's answer kept with each attem
 SECRET_PREFIX = "whsec_"
 
 
-class EndpointRefused(ValueError):
+class EndpointRefused(Refusal):
     """A URL that may not be an endpoint, or a host whose addresses may not be called. `str(exc)`
     is English (recorded with an attempt, said by the CLI); `exc.text()` is in the page's language."""
-
-    def __init__(self, message: str, **variables) -> None:
-        super().__init__(message % variables if variables else message)
-        self.message, self.variables = message, variables
-
-    def text(self) -> str:
-        return gettext(self.message, **self.variables)
 
 
 # ------------------------------------------------------------------ pure parts
@@ -79,9 +71,7 @@ class EndpointRefused(ValueError):
 
 def next_delay(failed_attempts: int) -> int | None:
     """Seconds before the next attempt after `failed_attempts` failures; None: give up."""
-    if failed_attempts < 1 or failed_attempts > len(SCHEDULE):
-        return None
-    return SCHEDULE[failed_attempts - 1]
+    return outbox.next_delay(SCHEDULE, failed_attempts)
 
 
 def new_secret() -> str:
@@ -308,21 +298,9 @@ def active_endpoints() -> list[WebhookEndpoint]:
 
 
 def claim(delivery: WebhookDelivery, now: datetime, *, force: bool = False) -> str | None:
-    """Take one attempt of a delivery: a conditional UPDATE that only one runner's matches.
-    `force` (Redeliver): whatever its state, unless another runner holds a live claim."""
-    token = str(uuid.uuid4())
-    conditions = [WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == delivery.attempts]
-    if force:
-        conditions.append((WebhookDelivery.state != DeliveryState.PENDING) | (WebhookDelivery.claim_token.is_(None))
-                          | (WebhookDelivery.next_attempt_at <= now))
-    else:
-        conditions += [WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now]
-    result = db.session.execute(
-        update(WebhookDelivery).where(*conditions)
-        .values(claim_token=token, next_attempt_at=now + LEASE, state=DeliveryState.PENDING)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return token if result.rowcount == 1 else None
+    """Take one attempt of a delivery (`outbox.claim`). `force` (Redeliver): whatever its state,
+    unless another runner holds a live claim."""
+    return outbox.claim(WebhookDelivery, delivery, now, lease=LEASE, force=force)
 
 
 def attempt(delivery_id: int, token: str, *, actor: str | None = None) -> WebhookAttempt | None:
@@ -417,13 +395,14 @@ def run(now: datetime | None = None) -> dict:
 
     now = (now or clock.now()).replace(microsecond=0)
     recorded = {name: 0 for name in events.EVENT_TYPES if name != events.KEY_ISSUED}
-    recorded.update(events.record_findings(attention(now), now))
+    findings = attention(now)
+    recorded.update(events.record_findings(findings, now))
     recorded.update(events.scan_expiry(now))
     db.session.commit()
     delivered = deliver_due(now)
     from . import mail
 
-    return {"at": product_key.format_time(now), "events": recorded, "deliveries": delivered, "mail": mail.run(now)}
+    return {"at": product_key.format_time(now), "events": recorded, "deliveries": delivered, "mail": mail.run(now, findings)}
 
 
 def deliveries(limit: int = 100, state: str | None = None) -> list[tuple[WebhookDelivery, Event, WebhookEndpoint]]:
